@@ -1,0 +1,1 @@
+"""One module per ``ccvs`` sub-command; each has ``add_parser(subparsers)`` and sets ``func``."""

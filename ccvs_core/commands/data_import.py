@@ -1,0 +1,5 @@
+"""Temporary: being written."""
+
+
+def add_parser(subparsers):
+    pass

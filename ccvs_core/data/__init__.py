@@ -1,0 +1,1 @@
+"""Datasets in the ccvs folder format (docs/dataset-format.md): reading, checking, importing, toyworld."""
