@@ -1,5 +1,31 @@
-"""ccvs: context-aware controllable video synthesis (public API being assembled)."""
+"""ccvs: context-aware controllable video synthesis.
 
+The public API; plugins and user code import from here only.
+"""
+
+from ccvs_core.conditions import Condition, Slot, Timeline, get_condition, list_conditions, register_condition
+from ccvs_core.config import Config, at_least, greater_than, in_range
 from ccvs_core.errors import CCVSError, CheckpointError, ConfigError, InputError, PluginError
+from ccvs_core.sequence import SequenceLayout
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "CCVSError",
+    "CheckpointError",
+    "Condition",
+    "Config",
+    "ConfigError",
+    "InputError",
+    "PluginError",
+    "SequenceLayout",
+    "Slot",
+    "Timeline",
+    "__version__",
+    "at_least",
+    "get_condition",
+    "greater_than",
+    "in_range",
+    "list_conditions",
+    "register_condition",
+]

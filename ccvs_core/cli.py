@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rich.markup import escape
+
 from ccvs_core import __version__
 from ccvs_core.commands import conditions, data
 from ccvs_core.console import console
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     except CCVSError as err:
         if args.debug:
             console.print_exception()
-        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")

@@ -17,8 +17,10 @@ from rich.progress import (
 
 T = TypeVar("T")
 
-# stderr, so that a command's machine-readable stdout (JSON, tables piped to files) stays clean.
+# Progress, warnings and errors go to stderr; a command's results (tables, reports) to stdout, so
+# that piping a command's output keeps only its results.
 console = Console(stderr=True)
+out = Console()
 
 
 def progress_bar(*, transient: bool = False, disable: bool = False) -> Progress:

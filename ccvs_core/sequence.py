@@ -1,0 +1,168 @@
+"""Where every token sits in the transformer's sequence (paper Sec. 3.3, Fig. 2; DESIGN.md §3).
+
+For N frames of h*w tokens, video-level slots V and frame-level slots F::
+
+    [ V1 ... Vk ] [ F1(t=0) ... Fm(t=0) | frame tokens t=0 ] ... [ F1(t=N-1) ... Fm(t=N-1) | frame tokens t=N-1 ]
+
+so the capacity is L = lv + N * (lf + h*w). Slot id 0 is the frame tokens; the conditions' slots get
+ids 1, 2, ... in the order they are declared. For every position the layout gives its slot id, its
+time index (-1 for video-level slots: they have none, or one given at run time when ``timed``), its
+index within its slot, and whether it is predicted (only frame tokens are).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import attrs
+import torch
+from einops import rearrange
+
+from ccvs_core.conditions import Slot, validate_slots
+from ccvs_core.errors import InputError
+
+FRAME_KEY = "frame"
+
+
+@attrs.frozen
+class SlotInfo:
+    """A slot placed in the layout. ``key`` is ``"frame"`` or ``"<condition>.<slot name>"``."""
+
+    id: int
+    key: str
+    level: Literal["video", "frame"]
+    length: int
+    vocab_size: int | None  # None for frame tokens: the codebook size is the model's
+    timed: bool = False
+
+    @property
+    def condition(self) -> str | None:
+        return None if self.key == FRAME_KEY else self.key.split(".")[0]
+
+
+class SequenceLayout:
+    """Token positions of one window of ``num_frames`` frames with the given condition slots.
+
+    grid: (h, w) frame token grid.
+    num_frames: N, frames in the window.
+    slots: ``(condition name, Slot)`` pairs in declaration order (``conditions.condition_slots``).
+    """
+
+    def __init__(self, grid: tuple[int, int], num_frames: int, slots: Sequence[tuple[str, Slot]] = ()):
+        h, w = grid
+        for label, value in (("grid height", h), ("grid width", w), ("num_frames", num_frames)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"sequence layout {label}", f"must be an integer >= 1, got {value!r}")
+        self.grid = (h, w)
+        self.num_frames = num_frames
+        self.tokens_per_frame = h * w
+        self.slots = [SlotInfo(0, FRAME_KEY, "frame", h * w, None)]
+        for condition, slot in slots:
+            validate_slots(condition, [slot])
+            key = f"{condition}.{slot.name}"
+            if any(s.key == key for s in self.slots):
+                raise InputError(f"slot '{key}'", "appears twice in the sequence layout")
+            self.slots.append(SlotInfo(len(self.slots), key, slot.level, slot.length, slot.vocab_size, slot.timed))
+        video = [s for s in self.slots if s.level == "video"]
+        frame_conditions = [s for s in self.slots[1:] if s.level == "frame"]
+        self.video_length = sum(s.length for s in video)  # lv
+        self.frame_condition_length = sum(s.length for s in frame_conditions)  # lf
+        self.frame_stride = self.frame_condition_length + self.tokens_per_frame  # lf + h*w
+        self.length = self.video_length + num_frames * self.frame_stride  # L
+
+        slot_ids = torch.empty(self.length, dtype=torch.long)
+        times = torch.empty(self.length, dtype=torch.long)
+        indices = torch.empty(self.length, dtype=torch.long)
+        self._positions: dict[str, torch.Tensor] = {}
+        start = 0
+        for s in video:
+            self._positions[s.key] = torch.arange(start, start + s.length)
+            start += s.length
+        chunk_offset = 0
+        for s in [*frame_conditions, self.slots[0]]:  # within a frame chunk: conditions, then frame tokens
+            frame_starts = self.video_length + self.frame_stride * torch.arange(num_frames)
+            self._positions[s.key] = frame_starts[:, None] + chunk_offset + torch.arange(s.length)  # [N, len]
+            chunk_offset += s.length
+        for s in self.slots:
+            pos = self._positions[s.key]
+            slot_ids[pos] = s.id
+            indices[pos] = torch.arange(s.length).expand_as(pos)
+            times[pos] = -1 if s.level == "video" else torch.arange(num_frames)[:, None].expand_as(pos)
+        self.slot_ids = slot_ids  # [L]
+        self.times = times  # [L], -1 for video-level slots
+        self.indices = indices  # [L], index within the slot
+        self.predicted = slot_ids == 0  # [L], only frame tokens are predicted (loss and sampling mask)
+        self.timed = torch.tensor([self.slots[i].timed for i in slot_ids.tolist()], dtype=torch.bool)
+
+    # positions --------------------------------------------------------------------------------------
+
+    def slot(self, key: str) -> SlotInfo:
+        for s in self.slots:
+            if s.key == key:
+                return s
+        raise InputError(f"slot '{key}'", f"is not in this layout (slots: {', '.join(s.key for s in self.slots)})")
+
+    def positions(self, key: str) -> torch.Tensor:
+        """Positions of a slot: ``[length]`` for video-level, ``[N, length]`` for frame-level slots."""
+        self.slot(key)
+        return self._positions[key]
+
+    def frame_start(self, t: int) -> int:
+        """Position of the first token of frame ``t``'s chunk (its frame-level condition tokens)."""
+        return self.video_length + t * self.frame_stride
+
+    def frame_tokens_start(self, t: int) -> int:
+        """Position of frame ``t``'s first frame token."""
+        return self.frame_start(t) + self.frame_condition_length
+
+    def locate(self, position: int) -> tuple[str, int, int]:
+        """(slot key, time index, index within the slot) of one position."""
+        if not 0 <= position < self.length:
+            raise InputError(f"position {position}", f"is outside the sequence [0, {self.length})")
+        return (
+            self.slots[int(self.slot_ids[position])].key,
+            int(self.times[position]),
+            int(self.indices[position]),
+        )
+
+    # assembling and splitting -----------------------------------------------------------------------
+
+    def join(self, frames: torch.Tensor, conditions: Mapping[str, Mapping[str, torch.Tensor]]) -> torch.Tensor:
+        """Assemble a sequence ``[B, L]`` from frame tokens ``[B, N, h, w]`` and the conditions' tokens
+        ``{condition: {slot: tensor}}`` (as ``Condition.tokenize`` returns them)."""
+        b = frames.shape[0]
+        expected_frames = (b, self.num_frames, *self.grid)
+        if tuple(frames.shape) != expected_frames:
+            raise InputError("frame tokens", f"must have shape {expected_frames}, got {tuple(frames.shape)}")
+        sequence = torch.empty(b, self.length, dtype=torch.long, device=frames.device)
+        sequence[:, self._positions[FRAME_KEY]] = rearrange(frames, "b n h w -> b n (h w)").long()
+        given = {f"{c}.{name}" for c, slots in conditions.items() for name in slots}
+        missing = [s.key for s in self.slots[1:] if s.key not in given]
+        unknown = sorted(given - {s.key for s in self.slots})
+        if missing or unknown:
+            raise InputError("condition tokens", f"missing slots {missing}, unknown slots {unknown}")
+        for s in self.slots[1:]:
+            condition, name = s.key.split(".", 1)
+            value = conditions[condition][name]
+            pos = self._positions[s.key]
+            if tuple(value.shape) != (b, *pos.shape):
+                raise InputError(f"slot '{s.key}'", f"must have shape {(b, *pos.shape)}, got {tuple(value.shape)}")
+            sequence[:, pos] = value.to(sequence.device, torch.long)
+        return sequence
+
+    def split(self, sequence: torch.Tensor) -> tuple[torch.Tensor, dict[str, dict[str, torch.Tensor]]]:
+        """The inverse of ``join``: ``[B, L]`` -> (frame tokens ``[B, N, h, w]``, ``{condition: {slot: tensor}}``)."""
+        if sequence.ndim != 2 or sequence.shape[1] != self.length:
+            raise InputError("token sequence", f"must have shape [B, {self.length}], got {tuple(sequence.shape)}")
+        h, w = self.grid
+        frames = rearrange(sequence[:, self._positions[FRAME_KEY]], "b n (h w) -> b n h w", h=h, w=w)
+        conditions: dict[str, dict[str, torch.Tensor]] = {}
+        for s in self.slots[1:]:
+            condition, name = s.key.split(".", 1)
+            conditions.setdefault(condition, {})[name] = sequence[:, self._positions[s.key]]
+        return frames, conditions
+
+    def __repr__(self) -> str:
+        slots = ", ".join(f"{s.key}({s.level}, {s.length})" for s in self.slots)
+        return f"SequenceLayout(grid={self.grid}, num_frames={self.num_frames}, length={self.length}, slots=[{slots}])"
