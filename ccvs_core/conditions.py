@@ -265,7 +265,9 @@ class ConditionRegistry:
                 reason = err.problem if isinstance(err, PluginError) else f"failed to load: {_describe(err)}"
                 failure = ConditionEntry(point.name, None, "entry point", package, version, error=reason)
                 self._failures.append(failure)
-                log.warning("condition plugin '%s' from %s %s skipped: %s", point.name, package, version, reason)
+                log.warning(
+                    "condition plugin '%s' from %s %s skipped: %s", point.name, package, version, reason
+                )
 
     # lookup -----------------------------------------------------------------------------------------
 

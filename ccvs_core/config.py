@@ -93,7 +93,9 @@ def _convert(value: Any, tp: Any, field: str, source: str | None) -> Any:
             return tuple(_convert(v, args[0], f"{field}[{i}]", source) for i, v in enumerate(value))
         if len(value) != len(args):
             fail(f"a list of {len(args)} items")
-        return tuple(_convert(v, a, f"{field}[{i}]", source) for i, (v, a) in enumerate(zip(value, args)))
+        return tuple(
+            _convert(v, a, f"{field}[{i}]", source) for i, (v, a) in enumerate(zip(value, args, strict=True))
+        )
     if origin is dict:
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
             fail("an object with string keys")

@@ -38,7 +38,9 @@ def progress_bar(*, transient: bool = False, disable: bool = False) -> Progress:
     )
 
 
-def track(items: Iterable[T], description: str, total: int | None = None, disable: bool = False) -> Iterator[T]:
+def track(
+    items: Iterable[T], description: str, total: int | None = None, disable: bool = False
+) -> Iterator[T]:
     """Iterate with a progress bar (``total`` defaults to ``len(items)`` when it has one)."""
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]

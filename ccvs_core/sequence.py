@@ -63,7 +63,9 @@ class SequenceLayout:
             key = f"{condition}.{slot.name}"
             if any(s.key == key for s in self.slots):
                 raise InputError(f"slot '{key}'", "appears twice in the sequence layout")
-            self.slots.append(SlotInfo(len(self.slots), key, slot.level, slot.length, slot.vocab_size, slot.timed))
+            self.slots.append(
+                SlotInfo(len(self.slots), key, slot.level, slot.length, slot.vocab_size, slot.timed)
+            )
         video = [s for s in self.slots if s.level == "video"]
         frame_conditions = [s for s in self.slots[1:] if s.level == "frame"]
         self.video_length = sum(s.length for s in video)  # lv
@@ -101,7 +103,9 @@ class SequenceLayout:
         for s in self.slots:
             if s.key == key:
                 return s
-        raise InputError(f"slot '{key}'", f"is not in this layout (slots: {', '.join(s.key for s in self.slots)})")
+        raise InputError(
+            f"slot '{key}'", f"is not in this layout (slots: {', '.join(s.key for s in self.slots)})"
+        )
 
     def positions(self, key: str) -> torch.Tensor:
         """Positions of a slot: ``[length]`` for video-level, ``[N, length]`` for frame-level slots."""
@@ -128,7 +132,9 @@ class SequenceLayout:
 
     # assembling and splitting -----------------------------------------------------------------------
 
-    def join(self, frames: torch.Tensor, conditions: Mapping[str, Mapping[str, torch.Tensor]]) -> torch.Tensor:
+    def join(
+        self, frames: torch.Tensor, conditions: Mapping[str, Mapping[str, torch.Tensor]]
+    ) -> torch.Tensor:
         """Assemble a sequence ``[B, L]`` from frame tokens ``[B, N, h, w]`` and the conditions' tokens
         ``{condition: {slot: tensor}}`` (as ``Condition.tokenize`` returns them)."""
         b = frames.shape[0]
@@ -147,14 +153,18 @@ class SequenceLayout:
             value = conditions[condition][name]
             pos = self._positions[s.key]
             if tuple(value.shape) != (b, *pos.shape):
-                raise InputError(f"slot '{s.key}'", f"must have shape {(b, *pos.shape)}, got {tuple(value.shape)}")
+                raise InputError(
+                    f"slot '{s.key}'", f"must have shape {(b, *pos.shape)}, got {tuple(value.shape)}"
+                )
             sequence[:, pos] = value.to(sequence.device, torch.long)
         return sequence
 
     def split(self, sequence: torch.Tensor) -> tuple[torch.Tensor, dict[str, dict[str, torch.Tensor]]]:
         """The inverse of ``join``: ``[B, L]`` -> (frame tokens ``[B, N, h, w]``, ``{condition: {slot: tensor}}``)."""
         if sequence.ndim != 2 or sequence.shape[1] != self.length:
-            raise InputError("token sequence", f"must have shape [B, {self.length}], got {tuple(sequence.shape)}")
+            raise InputError(
+                "token sequence", f"must have shape [B, {self.length}], got {tuple(sequence.shape)}"
+            )
         h, w = self.grid
         frames = rearrange(sequence[:, self._positions[FRAME_KEY]], "b n (h w) -> b n h w", h=h, w=w)
         conditions: dict[str, dict[str, torch.Tensor]] = {}

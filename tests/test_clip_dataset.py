@@ -27,7 +27,12 @@ def test_clips_carry_frames_and_condition_data_aligned(tiny_dataset, caplog):
     assert clip.label == "walk" and clip.fps == 10.0
     assert clip.state[:, 0].tolist() == [1.5, 2.5, 3.5, 4.5]
     assert clip.sample_rate == 800 and clip.audio.shape == (1, 320)  # 4 frames at 10 fps, 800 Hz
-    assert len(clip.layout["images"]) == 4 and [im["clip_index"] for im in clip.layout["images"]] == [0, 1, 2, 3]
+    assert len(clip.layout["images"]) == 4 and [im["clip_index"] for im in clip.layout["images"]] == [
+        0,
+        1,
+        2,
+        3,
+    ]
     assert dataset[1].audio is None and dataset[1].layout is None
 
 

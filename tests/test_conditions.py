@@ -15,7 +15,7 @@ from ccvs_core.cli import main
 from ccvs_core.conditions import ConditionRegistry, check_tokens
 from ccvs_core.console import out
 
-FAKE_MODULE = '''
+FAKE_MODULE = """
 from ccvs_core import Condition, Slot, register_condition
 
 class FakeCondition(Condition):
@@ -32,7 +32,7 @@ class StateImpostor(Condition):
 
 class NotACondition:
     pass
-'''
+"""
 
 ENTRY_POINTS = """
 [ccvs.conditions]
@@ -76,7 +76,9 @@ def make_condition(slots):
     return Local
 
 
-def test_decorator_and_entry_point_both_appear_in_ccvs_conditions(fake_distribution, registry, capsys, monkeypatch):
+def test_decorator_and_entry_point_both_appear_in_ccvs_conditions(
+    fake_distribution, registry, capsys, monkeypatch
+):
     monkeypatch.setattr(out, "width", 300)
 
     @registry.register("decorated")
@@ -106,7 +108,9 @@ def test_broken_plugins_are_reported_and_skipped(fake_distribution, registry, ca
     broken = entries[("broken", "fakecond")]
     assert not broken.ok and "RuntimeError: boom at import" in broken.error
     assert "must be 'video' or 'frame'" in entries[("invalid", "fakecond")].error
-    assert "fake" in registry.names() and "broken" not in registry.names() and "invalid" not in registry.names()
+    assert (
+        "fake" in registry.names() and "broken" not in registry.names() and "invalid" not in registry.names()
+    )
     assert "broken" in caplog.text and "skipped" in caplog.text
     with pytest.raises(PluginError, match=r"condition 'broken': fakecond 1.2.3 failed to load.*boom"):
         registry.get("broken")
@@ -150,7 +154,11 @@ def test_autoload_can_be_switched_off(fake_distribution, registry, monkeypatch):
 def test_ccvs_conditions_survives_broken_plugins_as_a_real_process(fake_distribution):
     env = dict(os.environ, PYTHONPATH=str(fake_distribution), COLUMNS="250")
     result = subprocess.run(
-        [sys.executable, "-m", "ccvs_core.cli", "conditions"], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", "ccvs_core.cli", "conditions"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "fakecond" in result.stdout and "boom at import" in result.stdout
@@ -164,7 +172,9 @@ def test_check_tokens_enforces_the_declared_slots():
     with pytest.raises(PluginError, match="must return the slots"):
         check_tokens(condition, {"tokens": good["tokens"]}, batch=2, num_frames=4)
     with pytest.raises(PluginError, match=r"slot 'tokens' must be a LongTensor of shape \(2, 4, 2\)"):
-        check_tokens(condition, {**good, "tokens": torch.zeros(2, 3, 2, dtype=torch.long)}, batch=2, num_frames=4)
+        check_tokens(
+            condition, {**good, "tokens": torch.zeros(2, 3, 2, dtype=torch.long)}, batch=2, num_frames=4
+        )
     with pytest.raises(PluginError, match=r"outside \[0, 3\)"):
         check_tokens(condition, {**good, "label": torch.full((2, 1), 3)}, batch=2, num_frames=4)
 

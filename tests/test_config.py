@@ -81,11 +81,11 @@ def test_direct_construction_is_checked_too():
 
 
 def test_file_errors_name_the_file(tmp_path):
-    with pytest.raises(ConfigError, match="missing.json: config file not found"):
+    with pytest.raises(ConfigError, match=r"missing\.json: config file not found"):
         Outer.from_json(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(ConfigError, match="bad.json: is not valid JSON"):
+    with pytest.raises(ConfigError, match=r"bad\.json: is not valid JSON"):
         Outer.from_json(bad)
     wrong = tmp_path / "list.json"
     wrong.write_text("[1, 2]")

@@ -16,7 +16,11 @@ def test_valid_dataset_passes(tiny_dataset, capsys, monkeypatch):
     report = check_dataset(tiny_dataset, progress=False)
     assert report.ok, report.problems
     assert len(report.videos) == 4
-    assert report.modalities["audio"] == 3 and report.modalities["layout"] == 3 and report.modalities["state"] == 4
+    assert (
+        report.modalities["audio"] == 3
+        and report.modalities["layout"] == 3
+        and report.modalities["state"] == 4
+    )
     monkeypatch.setattr(out, "width", 200)
     assert main(["data", "check", str(tiny_dataset)]) == 0
     text = capsys.readouterr().out

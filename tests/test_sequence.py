@@ -42,7 +42,7 @@ def test_lengths_and_ids_follow_the_design(mix):
     lv = sum(s.length for _, s in slots if s.level == "video")
     lf = sum(s.length for _, s in slots if s.level == "frame")
     assert layout.length == lv + n * (lf + 6)  # L = lv + N * (lf + h*w)
-    rows = list(zip(layout.slot_ids.tolist(), layout.times.tolist(), layout.indices.tolist()))
+    rows = list(zip(layout.slot_ids.tolist(), layout.times.tolist(), layout.indices.tolist(), strict=True))
     assert rows == expected_ids(grid, n, slots)
     assert layout.predicted.tolist() == [sid == 0 for sid, _, _ in rows]
     assert layout.predicted.sum() == n * 6

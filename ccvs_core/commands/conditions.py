@@ -34,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column)
     for entry in entries:
         levels = sorted({s.level for s in entry.slots})
-        slots = ", ".join(f"{s.name}: {s.length} x {s.vocab_size}" + (" (timed)" if s.timed else "") for s in entry.slots)
+        slots = ", ".join(
+            f"{s.name}: {s.length} x {s.vocab_size}" + (" (timed)" if s.timed else "") for s in entry.slots
+        )
         status = "[green]ok[/]" if entry.ok else f"[red]skipped: {escape(entry.error or '')}[/]"
         table.add_row(entry.name, entry.package, entry.version, "+".join(levels) or "-", slots or "-", status)
     if not entries:

@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     report = check_dataset(args.dir)
     out.print(summary_table(report))
     total = len(report.videos)
-    have = ", ".join(f"{name} {report.modalities[name]}/{total}" for name in ("audio", "state", "layout", "truth"))
+    have = ", ".join(
+        f"{name} {report.modalities[name]}/{total}" for name in ("audio", "state", "layout", "truth")
+    )
     out.print(f"condition data: {have}")
     if report.ok:
         out.print(f"[green]ok[/]: {total} videos, no problems")

@@ -47,7 +47,9 @@ class FrameGeometry:
     def map_points(self, xy: np.ndarray) -> np.ndarray:
         """Points ``[..., 2]`` (x, y) in source pixels -> output pixels."""
         xy = np.asarray(xy, dtype=np.float32)
-        return np.stack([xy[..., 0] * self.scale[1] - self.left, xy[..., 1] * self.scale[0] - self.top], axis=-1)
+        return np.stack(
+            [xy[..., 0] * self.scale[1] - self.left, xy[..., 1] * self.scale[0] - self.top], axis=-1
+        )
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         """One uint8 ``[h, w, 3]`` frame -> ``[H, W, 3]`` (antialiased bicubic resize, then crop)."""
@@ -111,7 +113,13 @@ class ClipDataset(torch.utils.data.Dataset):
         if split not in (None, "train", "val", "test"):
             raise InputError("split", f"must be train, val, test or None (all), got {split!r}")
         self.root = Path(root)
-        self.num_frames, self.size, self.stride, self.crop, self.seed = num_frames, _parse_size(size), stride, crop, seed
+        self.num_frames, self.size, self.stride, self.crop, self.seed = (
+            num_frames,
+            _parse_size(size),
+            stride,
+            crop,
+            seed,
+        )
         self.with_truth = with_truth
         self.epoch = 0
         self.span = (num_frames - 1) * stride + 1  # stored frames one clip covers
@@ -121,14 +129,18 @@ class ClipDataset(torch.utils.data.Dataset):
         short = [r.id for r in records if r.num_frames < self.span]
         if short:
             names = ", ".join(short[:5]) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
-            log.warning("%s: %d videos shorter than %d frames skipped: %s", root, len(short), self.span, names)
+            log.warning(
+                "%s: %d videos shorter than %d frames skipped: %s", root, len(short), self.span, names
+            )
         if not self.videos:
             which = f"'{split}' " if split else ""
             raise InputError(root, f"no {which}video has the {self.span} frames a clip needs")
         if crop == "all":
             step = num_frames * stride
             self._items = [
-                (v, start) for v, r in enumerate(self.videos) for start in range(0, r.num_frames - self.span + 1, step)
+                (v, start)
+                for v, r in enumerate(self.videos)
+                for start in range(0, r.num_frames - self.span + 1, step)
             ]
         else:
             self._items = [(v, None) for v in range(len(self.videos))]
@@ -186,7 +198,11 @@ class ClipDataset(torch.utils.data.Dataset):
     def _layout(self, record: VideoRecord, indices: list[int]) -> dict[str, Any]:
         layout = load_layout(record.layout_path, record.num_frames, record.size)
         wanted = {index: position for position, index in enumerate(indices)}
-        images = [dict(im, clip_index=wanted[im["frame_index"]]) for im in layout["images"] if im["frame_index"] in wanted]
+        images = [
+            dict(im, clip_index=wanted[im["frame_index"]])
+            for im in layout["images"]
+            if im["frame_index"] in wanted
+        ]
         ids = {im["id"] for im in images}
         annotations = [a for a in layout["annotations"] if a["image_id"] in ids]
         return {"images": images, "annotations": annotations, "categories": layout["categories"]}

@@ -77,7 +77,9 @@ def load_meta(folder: Path) -> VideoMeta:
     if label is not None and (not isinstance(label, str) or not label.strip()):
         raise InputError(path, f"'class' must be a non-empty string or null, got {label!r}")
     num_frames = data.get("num_frames")
-    if num_frames is not None and (isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1):
+    if num_frames is not None and (
+        isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1
+    ):
         raise InputError(path, f"'num_frames' must be an integer >= 1, got {num_frames!r}")
     source = data.get("source")
     if source is not None and not isinstance(source, str):
@@ -94,9 +96,13 @@ def frame_files(folder: Path) -> list[Path]:
     for expected, name in enumerate(names):
         match = _FRAME_NAME.match(name)
         if not match:
-            raise InputError(frames_dir / name, "is not a frame file (frames are named 000000.png, 000001.png, ...)")
+            raise InputError(
+                frames_dir / name, "is not a frame file (frames are named 000000.png, 000001.png, ...)"
+            )
         if int(match.group(1)) != expected:
-            raise InputError(frames_dir, f"frame {frame_name(expected)} is missing (frames must have no gaps)")
+            raise InputError(
+                frames_dir, f"frame {frame_name(expected)} is missing (frames must have no gaps)"
+            )
     return [frames_dir / n for n in names]
 
 
@@ -142,7 +148,9 @@ def load_layout(path: Path, num_frames: int, frame_size: tuple[int, int]) -> dic
     h, w = frame_size
     categories = set()
     for i, cat in enumerate(data["categories"]):
-        if not (isinstance(cat, dict) and isinstance(cat.get("id"), int) and isinstance(cat.get("name"), str)):
+        if not (
+            isinstance(cat, dict) and isinstance(cat.get("id"), int) and isinstance(cat.get("name"), str)
+        ):
             raise InputError(path, f"categories[{i}] needs an integer 'id' and a string 'name'")
         categories.add(cat["id"])
     images = {}
@@ -151,7 +159,9 @@ def load_layout(path: Path, num_frames: int, frame_size: tuple[int, int]) -> dic
             raise InputError(path, f"images[{i}] needs an integer 'id'")
         index = image.get("frame_index")
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < num_frames:
-            raise InputError(path, f"images[{i}] 'frame_index' must be a frame of the video (0..{num_frames - 1})")
+            raise InputError(
+                path, f"images[{i}] 'frame_index' must be a frame of the video (0..{num_frames - 1})"
+            )
         if (image.get("height"), image.get("width")) != (h, w):
             raise InputError(
                 path, f"images[{i}] is {image.get('width')}x{image.get('height')}, the frames are {w}x{h}"
@@ -162,7 +172,9 @@ def load_layout(path: Path, num_frames: int, frame_size: tuple[int, int]) -> dic
         if not isinstance(ann, dict):
             raise InputError(path, f"{where} must be an object")
         if ann.get("image_id") not in images:
-            raise InputError(path, f"{where} refers to image {ann.get('image_id')!r}, which is not in 'images'")
+            raise InputError(
+                path, f"{where} refers to image {ann.get('image_id')!r}, which is not in 'images'"
+            )
         if ann.get("category_id") not in categories:
             raise InputError(path, f"{where} has category {ann.get('category_id')!r}, not in 'categories'")
         _check_segmentation(path, where, ann.get("segmentation"), (h, w))
@@ -173,7 +185,9 @@ def _check_segmentation(path: Path, where: str, seg: Any, size: tuple[int, int])
     if isinstance(seg, list):
         for polygon in seg:
             if not (isinstance(polygon, list) and len(polygon) >= 6 and len(polygon) % 2 == 0):
-                raise InputError(path, f"{where} has a polygon that is not [x1, y1, x2, y2, ...] with 3+ points")
+                raise InputError(
+                    path, f"{where} has a polygon that is not [x1, y1, x2, y2, ...] with 3+ points"
+                )
             if not all(_number(v) for v in polygon):
                 raise InputError(path, f"{where} has a polygon with a value that is not a finite number")
         return

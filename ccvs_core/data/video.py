@@ -86,13 +86,17 @@ def index_video(folder: Path, *, verify_frames: bool = False) -> VideoRecord:
             for path in files[1:]:
                 other = _png_size(path, verify=True)
                 if other != size:
-                    raise InputError(path, f"is {other[1]}x{other[0]}, the first frame is {size[1]}x{size[0]}")
+                    raise InputError(
+                        path, f"is {other[1]}x{other[0]}, the first frame is {size[1]}x{size[0]}"
+                    )
         num_frames = len(files)
     else:
         info = video_info(source)
         size, num_frames = (info.height, info.width), info.num_frames
     if meta.num_frames is not None and meta.num_frames != num_frames:
-        raise InputError(folder / "meta.json", f"says num_frames={meta.num_frames}, {source.name} has {num_frames}")
+        raise InputError(
+            folder / "meta.json", f"says num_frames={meta.num_frames}, {source.name} has {num_frames}"
+        )
     return VideoRecord(folder.name, folder, meta, source, num_frames, size)
 
 
@@ -104,7 +108,7 @@ def read_record_frames(record: VideoRecord, indices: Sequence[int]) -> np.ndarra
     if not record.is_frame_folder:
         return read_video_frames(record.source, list(indices))
     frames = [read_image(record.source / frame_name(i)) for i in indices]
-    for i, frame in zip(indices, frames):
+    for i, frame in zip(indices, frames, strict=True):
         if frame.shape[:2] != record.size:
             raise InputError(record.source / frame_name(i), f"is not {record.size[1]}x{record.size[0]}")
     return np.stack(frames)

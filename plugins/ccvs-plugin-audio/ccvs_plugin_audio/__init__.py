@@ -17,8 +17,12 @@ __version__ = "0.1.0"
 
 @attrs.frozen(kw_only=True)
 class AudioConfig(Config):
-    tokens_per_frame: int = attrs.field(default=16, validator=at_least(1))  # sound tokens per video frame (paper: 16)
-    codebook_size: int = attrs.field(default=1024, validator=at_least(2))  # entries of the sound codebook (paper: 1024)
+    tokens_per_frame: int = attrs.field(
+        default=16, validator=at_least(1)
+    )  # sound tokens per video frame (paper: 16)
+    codebook_size: int = attrs.field(
+        default=1024, validator=at_least(2)
+    )  # entries of the sound codebook (paper: 1024)
 
 
 class AudioCondition(Condition):

@@ -1,10 +1,10 @@
 """ccvs-plugin-class: registered through its entry point, valid slots, clear 'not built yet' errors."""
 
 import pytest
+from ccvs_plugin_class import ClassCondition, ClassConfig
 
 from ccvs_core import PluginError, Timeline, get_condition, list_conditions
 from ccvs_core.sequence import SequenceLayout
-from ccvs_plugin_class import ClassCondition, ClassConfig
 
 
 def test_discovered_through_its_entry_point():

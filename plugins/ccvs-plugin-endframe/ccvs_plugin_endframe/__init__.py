@@ -17,8 +17,12 @@ __version__ = "0.1.0"
 
 @attrs.frozen(kw_only=True)
 class EndFrameConfig(Config):
-    grid: tuple[int, int] = attrs.field(default=(8, 8), validator=at_least(1))  # frame token grid of the pipeline's autoencoder (paper: 8 x 8)
-    codebook_size: int = attrs.field(default=1024, validator=at_least(2))  # frame codebook size of the pipeline (paper: 1024)
+    grid: tuple[int, int] = attrs.field(
+        default=(8, 8), validator=at_least(1)
+    )  # frame token grid of the pipeline's autoencoder (paper: 8 x 8)
+    codebook_size: int = attrs.field(
+        default=1024, validator=at_least(2)
+    )  # frame codebook size of the pipeline (paper: 1024)
 
 
 class EndFrameCondition(Condition):
@@ -27,7 +31,9 @@ class EndFrameCondition(Condition):
     config_class = EndFrameConfig
 
     def slots(self) -> list[Slot]:
-        return [Slot("video", self.config.grid[0] * self.config.grid[1], self.config.codebook_size, timed=True)]
+        return [
+            Slot("video", self.config.grid[0] * self.config.grid[1], self.config.codebook_size, timed=True)
+        ]
 
     def parse(self, spec: str) -> Any:
         raise self._not_built("parse")

@@ -17,7 +17,9 @@ __version__ = "0.1.0"
 
 @attrs.frozen(kw_only=True)
 class LayoutConfig(Config):
-    grid: tuple[int, int] = attrs.field(default=(8, 8), validator=at_least(1))  # layout token grid per frame (height, width)
+    grid: tuple[int, int] = attrs.field(
+        default=(8, 8), validator=at_least(1)
+    )  # layout token grid per frame (height, width)
     codebook_size: int = attrs.field(default=256, validator=at_least(2))  # entries of the layout codebook
 
 

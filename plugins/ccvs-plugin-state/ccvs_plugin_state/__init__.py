@@ -17,7 +17,9 @@ __version__ = "0.1.0"
 
 @attrs.frozen(kw_only=True)
 class StateConfig(Config):
-    bins: int = attrs.field(default=128, validator=at_least(2))  # quantization bins per coordinate (paper: 128)
+    bins: int = attrs.field(
+        default=128, validator=at_least(2)
+    )  # quantization bins per coordinate (paper: 128)
 
 
 class StateCondition(Condition):
