@@ -23,6 +23,7 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
     prefix = f".{path.name}.tmp-"
     if directory:
         tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes private 0700 folders; give the usual ones
     else:
         fd, name = tempfile.mkstemp(prefix=prefix, suffix=path.suffix, dir=path.parent)
         os.close(fd)
