@@ -1,57 +1,8 @@
-"""Shared fixtures: tiny hand-made dataset folders (independent of toyworld and of the importer)."""
+"""Shared fixtures."""
 
-import json
-from pathlib import Path
-
-import numpy as np
 import pytest
-from PIL import Image
 
-from ccvs_core.data.audio import write_wav
-
-
-def write_video_folder(
-    root: Path,
-    video_id: str,
-    *,
-    num_frames: int = 6,
-    size: tuple[int, int] = (8, 12),
-    fps: float = 10.0,
-    split: str = "train",
-    label: str | None = "walk",
-    audio_rate: int | None = 800,
-    state: bool = True,
-    layout: bool = True,
-    seed: int = 0,
-) -> Path:
-    """A video folder whose frame t is filled with the value 10 * t + 1 (so a frame's index is readable
-    from its pixels), a state moving one pixel right per frame, one square layout annotation per frame,
-    and an audio track whose sample value encodes the time (sample i = i / n)."""
-    folder = root / video_id
-    (folder / "frames").mkdir(parents=True)
-    h, w = size
-    rng = np.random.default_rng(seed)
-    for t in range(num_frames):
-        frame = np.full((h, w, 3), 10 * t + 1, dtype=np.uint8)
-        frame[0, 0] = rng.integers(0, 255, 3)
-        Image.fromarray(frame).save(folder / "frames" / f"{t:06d}.png")
-    meta = {"fps": fps, "split": split, "class": label, "num_frames": num_frames}
-    (folder / "meta.json").write_text(json.dumps(meta))
-    if audio_rate:
-        n = round(num_frames / fps * audio_rate)
-        write_wav(folder / "audio.wav", (np.arange(n) / n)[None].astype(np.float32), audio_rate)
-    if state:
-        positions = [[1.5 + t, 2.5] for t in range(num_frames)]
-        (folder / "state.json").write_text(json.dumps({"fps": fps, "positions": positions}))
-    if layout:
-        images = [{"id": 100 + t, "frame_index": t, "width": w, "height": h} for t in range(num_frames)]
-        annotations = [
-            {"id": t, "image_id": 100 + t, "category_id": 1, "segmentation": [[1, 1, 4, 1, 4, 4, 1, 4]]}
-            for t in range(num_frames)
-        ]
-        data = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "thing"}]}
-        (folder / "layout.json").write_text(json.dumps(data))
-    return folder
+from tests.helpers import write_video_folder
 
 
 @pytest.fixture

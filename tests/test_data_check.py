@@ -9,7 +9,7 @@ from ccvs_core.cli import main
 from ccvs_core.console import out
 from ccvs_core.data.audio import write_wav
 from ccvs_core.data.check import check_dataset
-from tests.conftest import write_video_folder
+from tests.helpers import write_video_folder
 
 
 def test_valid_dataset_passes(tiny_dataset, capsys, monkeypatch):

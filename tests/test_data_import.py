@@ -24,6 +24,7 @@ from ccvs_core.data.importer import (
 )
 from ccvs_core.errors import InputError
 from ccvs_core.media import read_frames, video_info
+from tests.helpers import moving_gradient
 
 # relative path -> (frames, fps, height, width, class, sound: (channels, rate) or None)
 SOURCES = {
@@ -44,15 +45,6 @@ CODECS = {
     ".MOV": ("mpeg4", "pcm_s16le"),
     ".mkv": ("libx264", "pcm_s16le"),
 }
-
-
-def moving_gradient(num_frames: int, height: int, width: int) -> np.ndarray:
-    yy, xx = np.mgrid[0:height, 0:width]
-    frames = [
-        np.stack([(xx * 5 + 9 * t) % 256, (yy * 5 + 4 * t) % 256, np.full_like(xx, 50 + 8 * t)], axis=-1)
-        for t in range(num_frames)
-    ]
-    return np.stack(frames).astype(np.uint8)
 
 
 def make_user_video(path: Path, num_frames, fps, height, width, sound, sound_start_s=0.0) -> None:

@@ -23,16 +23,7 @@ from ccvs_core.media import (
     write_video,
 )
 from ccvs_core.visualize import flow_to_rgb, make_grid, make_video_grid, mask_to_rgb
-
-
-def moving_gradient(num_frames: int, height: int, width: int) -> np.ndarray:
-    """Smooth frames that change over time: uint8 [T, H, W, 3]."""
-    yy, xx = np.mgrid[0:height, 0:width]
-    frames = [
-        np.stack([(xx * 5 + 7 * t) % 256, (yy * 5 + 3 * t) % 256, np.full_like(xx, 60 + 10 * t)], axis=-1)
-        for t in range(num_frames)
-    ]
-    return np.stack(frames).astype(np.uint8)
+from tests.helpers import moving_gradient
 
 
 def encode(path: Path, frames: np.ndarray, fps: int, codec: str, rotation: int | None = None) -> None:

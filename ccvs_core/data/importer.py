@@ -35,11 +35,11 @@ from rich.markup import escape
 from ccvs_core.atomic import atomic_path
 from ccvs_core.console import console, progress_bar
 from ccvs_core.data.audio import read_audio, write_wav
+from ccvs_core.data.format import SPLITS
 from ccvs_core.errors import InputError
 from ccvs_core.media import VIDEO_EXTENSIONS, av_error_text, frame_folder_writer, iter_frames, video_writer
 
 FRAME_FORMATS = ("mp4", "png")
-SPLITS = ("train", "val", "test")
 
 
 @attrs.frozen
