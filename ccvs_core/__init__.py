@@ -4,7 +4,7 @@ The public API; plugins and user code import from here only.
 """
 
 from ccvs_core.conditions import Condition, Slot, Timeline, get_condition, list_conditions, register_condition
-from ccvs_core.config import Config, at_least, greater_than, in_range
+from ccvs_core.config_base import Config, at_least, greater_than, in_range
 from ccvs_core.errors import CCVSError, CheckpointError, ConfigError, InputError, PluginError
 from ccvs_core.sequence import SequenceLayout
 

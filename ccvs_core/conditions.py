@@ -30,7 +30,7 @@ import attrs
 import numpy as np
 import torch
 
-from ccvs_core.config import Config
+from ccvs_core.config_base import Config
 from ccvs_core.errors import CCVSError, InputError, PluginError
 
 ENTRY_POINT_GROUP = "ccvs.conditions"

@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from ccvs_core.atomic import atomic_path
-from ccvs_core.config import Config, at_least, greater_than, in_range
+from ccvs_core.config_base import Config, at_least, greater_than, in_range
 from ccvs_core.console import progress_bar
 from ccvs_core.data.audio import write_wav
 from ccvs_core.data.format import (

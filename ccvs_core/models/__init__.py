@@ -1,0 +1,1 @@
+"""The networks of CCVS: blocks, flow module, autoencoder, quantizer, discriminators (and later the transformer)."""

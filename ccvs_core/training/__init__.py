@@ -1,0 +1,1 @@
+"""Training: augmentations and flow inversion, losses, trainers, checkpoints."""
