@@ -56,6 +56,7 @@ class DiscriminatorConfig(Config):
 
     image_channels: tuple[int, ...] = attrs.field(default=(32, 64, 128, 128), validator=at_least(1))
     temporal_channels: tuple[int, ...] = attrs.field(default=(32, 64, 128), validator=at_least(1))
+    mbstd_group: int = attrs.field(default=4, validator=at_least(0))  # minibatch std group; 0: off
 
 
 @attrs.frozen(kw_only=True)

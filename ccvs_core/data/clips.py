@@ -152,20 +152,27 @@ class ClipDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self._items)
 
-    def start_frame(self, index: int) -> int:
+    def start_frame(self, index: int, epoch: int | None = None) -> int:
+        """First stored frame of item ``index`` (at ``epoch``, default the current one)."""
         v, start = self._items[index]
         if start is not None:
             return start
         if self.crop == "first":
             return 0
         last = self.videos[v].num_frames - self.span
-        return int(np.random.default_rng([self.seed, self.epoch, index]).integers(0, last + 1))
+        epoch = self.epoch if epoch is None else epoch
+        return int(np.random.default_rng([self.seed, epoch, index]).integers(0, last + 1))
 
     def __getitem__(self, index: int) -> Clip:
+        return self.clip(index)
+
+    def clip(self, index: int, epoch: int | None = None) -> Clip:
+        """Item ``index`` as drawn at ``epoch``: a pure function of both (and the seed), so a trainer can
+        ask for any draw in any worker process, and resume exactly."""
         if not 0 <= index < len(self):
             raise IndexError(index)
         record = self.videos[self._items[index][0]]
-        start = self.start_frame(index)
+        start = self.start_frame(index, epoch)
         indices = list(range(start, start + self.span, self.stride))
         geometry = FrameGeometry.cover(record.size, self.size)
         frames = np.stack([geometry.apply(f) for f in read_record_frames(record, indices)])

@@ -1,0 +1,98 @@
+"""``ccvs train autoencoder``: stage 1, the flow-linked autoencoder, codebook and discriminators."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from ccvs_core.console import out
+from ccvs_core.errors import InputError
+from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
+
+DESCRIPTION = """\
+Train the first stage of CCVS (paper Sec. 3.2) on a dataset in the ccvs format: the encoder E and
+decoder D linked by the flow module F, the codebook Q, and the image and temporal discriminators.
+
+Clips of --clip-frames frames are decoded one frame at a time from their tokens, each with the
+previous frames (the real first frame, then the decoded ones re-encoded) as context, as at
+inference. F is self-supervised with augmented views of the frames (rotation, scaling,
+translation, elastic deformation, blur, occlusions; target flows by Algorithm C1) and taught to
+reject contexts from other videos. Losses: Eq. 2 with (λq, λr, λa, λc) = (1, 10, 1, 1).
+
+OUT receives run.json (all settings), checkpoints/step-XXXXXXXX/ (safetensors + JSON, the last
+three kept), samples/ (reconstructions and flow/mask pictures), log.jsonl (losses, codebook
+usage), and autoencoder/ (the EMA weights: config.json + model.safetensors), refreshed at every
+checkpoint. Run the same command again to resume from the latest checkpoint; only --steps,
+--checkpoint-every, --sample-every and --num-workers may change between runs.
+
+Without --vgg-weights the perceptual (VGG) term of Eq. 4 is off. No weights are downloaded: give
+torchvision's ImageNet VGG16 file (vgg16-397923af.pth) or the same state dict as .safetensors.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "autoencoder",
+        help="train the flow-linked autoencoder (stage 1)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--data", required=True, type=Path, metavar="DIR", help="dataset folder (train split)"
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="run folder (resumed if it exists)"
+    )
+    parser.add_argument("--preset", choices=("tiny", "toyworld", "paper"), help="sizes (default: toyworld)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    train = parser.add_argument_group("training")
+    train.add_argument("--steps", type=int, help="total optimisation steps")
+    train.add_argument("--batch-size", type=int, help="clips per step")
+    train.add_argument("--size", type=int, help="frame side in pixels")
+    train.add_argument("--clip-frames", type=int, help="frames decoded one by one per clip")
+    train.add_argument("--lr", type=float, help="Adam learning rate of the autoencoder")
+    train.add_argument("--vgg-weights", help="torchvision VGG16 state dict (.pth or .safetensors)")
+    train.add_argument("--adversarial-start", type=int, help="step at which the discriminators join")
+    train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
+    train.add_argument("--sample-every", type=int, help="steps between sample pictures")
+    train.add_argument("--num-workers", type=int, help="data-loading processes")
+    train.add_argument("--seed", type=int, help="random seed")
+    model = parser.add_argument_group("model")
+    model.add_argument("--channels", help="channels per level, comma-separated (e.g. 32,64,128)")
+    model.add_argument("--codebook-size", type=int, help="codebook entries q")
+    model.add_argument("--max-contexts", type=int, help="context frames c fused by F (0: no flow)")
+    parser.set_defaults(func=run)
+
+
+def _channels(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise InputError("--channels", f"must be integers separated by commas, got {text!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = {
+        "training": {
+            "steps": args.steps, "batch_size": args.batch_size, "size": args.size, "clip_frames": args.clip_frames,
+            "lr": args.lr, "vgg_weights": args.vgg_weights, "adversarial_start": args.adversarial_start,
+            "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every,
+            "num_workers": args.num_workers, "seed": args.seed,
+        },
+        "autoencoder": {
+            "channels": _channels(args.channels), "codebook_size": args.codebook_size,
+            "max_contexts": args.max_contexts,
+        },
+    }  # fmt: skip
+    config = plan_run(args.out, args.preset, overrides)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device", f"{device} was asked for but no CUDA device is available")
+    trainer = AutoencoderTrainer(config, args.data, args.out, device=device)
+    export = trainer.fit()
+    out.print(f"trained to step {trainer.step}; EMA autoencoder exported to {export}")
+    return 0

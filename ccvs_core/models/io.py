@@ -1,0 +1,56 @@
+"""Exported models: a folder with ``config.json`` and ``model.safetensors`` (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ccvs_core.atomic import atomic_path
+from ccvs_core.config import AutoencoderConfig
+from ccvs_core.errors import CheckpointError
+from ccvs_core.models.autoencoder import FlowAutoencoder
+from ccvs_core.weights import load_module, load_tensors, save_tensors
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT = "ccvs-autoencoder"
+
+
+def export_autoencoder(model: FlowAutoencoder, folder: str | os.PathLike, extra: dict | None = None) -> Path:
+    """Write ``folder/config.json`` and ``folder/model.safetensors`` (keys ``autoencoder.*``), atomically."""
+    from ccvs_core import __version__
+
+    folder = Path(folder)
+    with atomic_path(folder, directory=True) as tmp:
+        config = {
+            "format": FORMAT,
+            "ccvs_core": __version__,
+            "autoencoder": model.config.to_dict(),
+            **(extra or {}),
+        }
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        tensors = {f"autoencoder.{k}": v for k, v in model.state_dict().items()}
+        save_tensors(tmp / WEIGHTS_FILE, tensors, metadata={"format": FORMAT})
+    return folder
+
+
+def load_autoencoder(folder: str | os.PathLike, device: str | torch.device = "cpu") -> FlowAutoencoder:
+    """Rebuild the autoencoder a folder holds; a missing, malformed or mismatched file is a CheckpointError."""
+    folder = Path(folder)
+    config_path = folder / CONFIG_FILE
+    try:
+        data = json.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(config_path, "file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(config_path, f"is not valid JSON ({err})") from None
+    if not isinstance(data, dict) or "autoencoder" not in data:
+        raise CheckpointError(config_path, "has no 'autoencoder' config")
+    config = AutoencoderConfig.from_dict(data["autoencoder"], source=str(config_path), prefix="autoencoder.")
+    model = FlowAutoencoder(config)
+    weights = folder / WEIGHTS_FILE
+    load_module(model, load_tensors(weights), weights, prefix="autoencoder.")
+    return model.to(device).eval()

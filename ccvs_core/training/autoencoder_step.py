@@ -1,0 +1,143 @@
+"""One training step of the first stage: the losses of Eq. 2 on a batch of clips (Sec. 3.2, Appendix A).
+
+Training mimics inference (Appendix A): the frames of a clip are decoded one by one from their
+(straight-through) quantized features, each with the last ``c`` frames as context — the real first
+frame, then the frames decoded so far, re-encoded — and gradients flow only through the immediately
+preceding frame's context features. On top of that, for the self-supervision of F, a batch may add
+the augmented view of each frame as one more context (its flow and mask have targets: Eq. 7), and
+may swap the temporal contexts for another clip's frames, which the mask must learn to reject.
+"""
+
+from __future__ import annotations
+
+import attrs
+import torch
+from einops import rearrange
+
+from ccvs_core.models.autoencoder import Decoded, Encoded, FlowAutoencoder
+from ccvs_core.models.discriminators import ImageDiscriminator, TemporalDiscriminator
+from ccvs_core.training.losses import (
+    adversarial_loss,
+    contextual_loss,
+    discriminator_loss,
+    quantization_loss,
+    reconstruction_loss,
+)
+
+
+@attrs.frozen
+class StepChoices:
+    """The random choices of one batch (drawn by the trainer from its generator)."""
+
+    contexts: int  # c: temporal context frames (0 = pure decoding)
+    self_view: bool  # add each frame's augmented view as a supervised context
+    wrong_context: bool  # temporal contexts come from another clip of the batch
+
+
+@attrs.frozen
+class GeneratorOutput:
+    losses: dict[str, torch.Tensor]  # Eq. 2's parts (scalars with gradients)
+    decoded: torch.Tensor  # [B, T, 3, H, W]
+    tokens: torch.Tensor  # [B, T, h, w]
+    z: torch.Tensor  # [B*T, F, h, w] encoder outputs (for dead-code restarts)
+    flow_error: float | None  # end-point error of the finest flow on the augmented views, pixels
+
+
+def _frame(encoded: Encoded, b: int, t: int, clip: int) -> Encoded:
+    """Frame ``t`` of every clip from an encoding of ``[B*T, ...]`` (clip-major order)."""
+    pick = lambda x: rearrange(x, "(b t) ... -> b t ...", b=b)[:, t]  # noqa: E731
+    return Encoded(pick(encoded.z), tuple(pick(f) for f in encoded.features))
+
+
+def _rolled(encoded: Encoded) -> Encoded:
+    """The same frames, each given to the next clip of the batch (a context from another video)."""
+    return Encoded(encoded.z.roll(1, 0), tuple(f.roll(1, 0) for f in encoded.features))
+
+
+def _view_losses(
+    out: Decoded, index: int, flow: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, float]:
+    """Eq. 7 at every level for the context ``index`` (the augmented view), and its finest-level EPE."""
+    terms = [
+        contextual_loss(f[:, index], flow, m[:, index], mask)
+        for f, m in zip(out.flows, out.masks, strict=True)
+    ]
+    finest = out.flows[-1][:, index].detach()
+    epe = (finest - flow).norm(dim=1).mean().item() if finest.shape[-2:] == flow.shape[-2:] else float("nan")
+    return torch.stack(terms).mean(), epe
+
+
+def _rejection_loss(out: Decoded, count: int) -> torch.Tensor:
+    """Eq. 7's mask term for contexts from another video: their target o'_c is 1 everywhere."""
+    terms = [(torch.sigmoid(m[:, :count]) - 1).square().mean() for m in out.masks]
+    return torch.stack(terms).mean()
+
+
+def generator_losses(
+    model: FlowAutoencoder,
+    batch: dict[str, torch.Tensor],
+    choices: StepChoices,
+    perceptual: torch.nn.Module | None = None,
+    discriminators: tuple[ImageDiscriminator, TemporalDiscriminator] | None = None,
+) -> GeneratorOutput:
+    """Eq. 2's parts for E, Q, F, D on a batch: frames ``[B, T, 3, H, W]`` and their augmented views."""
+    x = batch["frames"]
+    b, t_len = x.shape[:2]
+    encoded = model.encode(rearrange(x, "b t c h w -> (b t) c h w"))
+    quantized = model.quantize(encoded.z)
+    z_st = rearrange(quantized.z_st, "(b t) ... -> b t ...", b=b)
+    losses = {"quantization": quantization_loss(encoded.z, quantized.z_q, model.config.beta)}  # Eq. 3
+    views = None
+    if choices.self_view:
+        views = model.encode(rearrange(batch["view"], "b t c h w -> (b t) c h w"))
+    wrong = choices.wrong_context and b > 1 and choices.contexts > 0
+    history: list[Encoded] = []  # the context frames so far, oldest first
+    decoded, contextual, epes = [], [], []
+    for t in range(t_len):
+        temporal = history[-choices.contexts :] if choices.contexts else []
+        if wrong:
+            temporal = [_rolled(e) for e in temporal]
+        contexts = [*temporal, _frame(views, b, t, t_len)] if views is not None else temporal
+        out = model.decode(z_st[:, t], contexts)
+        decoded.append(out.image)
+        if views is not None:
+            loss, epe = _view_losses(out, len(temporal), batch["view_flow"][:, t], batch["view_mask"][:, t])
+            contextual.append(loss)
+            epes.append(epe)
+        if wrong and temporal:
+            contextual.append(_rejection_loss(out, len(temporal)))
+        if choices.contexts and t < t_len - 1:
+            # the next frame's contexts: the real first frame, then decoded frames re-encoded (shift-and-add);
+            # only the immediately preceding frame keeps its gradients (Appendix A)
+            newest = _frame(encoded, b, 0, t_len) if t == 0 else model.encode(out.image)
+            history = [*(h.detach() for h in history), newest]
+    frames = torch.stack(decoded, dim=1)  # [B, T, 3, H, W]
+    losses["reconstruction"] = reconstruction_loss(
+        rearrange(x, "b t c h w -> (b t) c h w"), rearrange(frames, "b t c h w -> (b t) c h w"), perceptual
+    )  # Eq. 4
+    if contextual:
+        losses["contextual"] = torch.stack(contextual).mean()  # Eq. 7
+    if discriminators is not None:
+        image_disc, temporal_disc = discriminators
+        fake_frames = rearrange(frames, "b t c h w -> (b t) c h w")
+        losses["adversarial"] = adversarial_loss(image_disc(fake_frames)) + adversarial_loss(
+            temporal_disc(rearrange(frames, "b t c h w -> b c t h w"))
+        )  # Eq. 6 for Δi and Δt
+    tokens = rearrange(quantized.tokens, "(b t) h w -> b t h w", b=b)
+    flow_error = sum(epes) / len(epes) if epes else None
+    return GeneratorOutput(losses, frames, tokens, encoded.z.detach(), flow_error)
+
+
+def discriminator_losses(
+    image_disc: ImageDiscriminator,
+    temporal_disc: TemporalDiscriminator,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+) -> torch.Tensor:
+    """Eq. 5 for Δi (frames) plus Δt (clips): real and decoded clips ``[B, T, 3, H, W]`` (fake detached)."""
+    fake = fake.detach()
+    flat = lambda v: rearrange(v, "b t c h w -> (b t) c h w")  # noqa: E731
+    clip = lambda v: rearrange(v, "b t c h w -> b c t h w")  # noqa: E731
+    return discriminator_loss(image_disc(flat(real)), image_disc(flat(fake))) + discriminator_loss(
+        temporal_disc(clip(real)), temporal_disc(clip(fake))
+    )
