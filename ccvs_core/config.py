@@ -21,18 +21,27 @@ C = TypeVar("C", bound=Config)
 class AutoencoderConfig(Config):
     """E, D, F and Q (Sec. 3.2, Appendix A). The token grid is the frame size / 2**len(channels)."""
 
-    channels: tuple[int, ...] = attrs.field(default=(32, 64, 128), validator=at_least(1))  # per level k
-    embed_dim: int = attrs.field(default=64, validator=at_least(1))  # F: size of z and codebook entries
+    channels: tuple[int, ...] = attrs.field(default=(16, 32, 64), validator=at_least(1))  # per level k
+    embed_dim: int = attrs.field(default=32, validator=at_least(1))  # F: size of z and codebook entries
     codebook_size: int = attrs.field(default=512, validator=at_least(2))  # q
     beta: float = attrs.field(default=0.25, validator=at_least(0))  # Eq. 3 commitment weight
     flow_radius: int = attrs.field(default=2, validator=at_least(0))  # match over (2r+1)^2 neighbours
-    flow_channels: int = attrs.field(default=32, validator=at_least(1))  # hidden width of match/refine
+    flow_channels: int = attrs.field(default=16, validator=at_least(1))  # hidden width of match/refine
     max_contexts: int = attrs.field(default=4, validator=at_least(0))  # c of Eq. 9 used by default
+    # F estimates flow and mask (match, refine) at levels K-1 .. flow_finest_level; finer levels fuse
+    # with the estimate upsampled (full-resolution matching costs the most and adds little).
+    flow_finest_level: int = attrs.field(default=1, validator=at_least(0))
+    flow_match: bool = True  # False drops F's "match" step (refine only): an ablation, not for use
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         if not self.channels:
             raise ConfigError("field 'AutoencoderConfig.channels'", "needs at least one level")
+        if self.flow_finest_level >= self.levels:
+            raise ConfigError(
+                "field 'AutoencoderConfig.flow_finest_level'",
+                f"must be below the number of levels ({self.levels}), got {self.flow_finest_level}",
+            )
 
     @property
     def levels(self) -> int:
@@ -54,8 +63,8 @@ class AutoencoderConfig(Config):
 class DiscriminatorConfig(Config):
     """The image discriminator Δi and temporal discriminator Δt (Sec. 3.2, Appendix A)."""
 
-    image_channels: tuple[int, ...] = attrs.field(default=(32, 64, 128, 128), validator=at_least(1))
-    temporal_channels: tuple[int, ...] = attrs.field(default=(32, 64, 128), validator=at_least(1))
+    image_channels: tuple[int, ...] = attrs.field(default=(16, 32, 64, 64), validator=at_least(1))
+    temporal_channels: tuple[int, ...] = attrs.field(default=(16, 32, 64), validator=at_least(1))
     mbstd_group: int = attrs.field(default=4, validator=at_least(0))  # minibatch std group; 0: off
 
 
@@ -80,7 +89,7 @@ class AutoencoderTrainingConfig(Config):
     vgg_weights: str | None = None  # torchvision VGG16 state dict; None: no perceptual term
     self_context_prob: float = attrs.field(default=0.5, validator=in_range(0, 1))  # augmented-view context
     wrong_context_prob: float = attrs.field(default=0.1, validator=in_range(0, 1))  # another video's frame
-    dead_code_steps: int = attrs.field(default=200, validator=at_least(0))  # restart codes unused this long
+    dead_code_steps: int = attrs.field(default=50, validator=at_least(0))  # restart codes unused this long
     checkpoint_every: int = attrs.field(default=1000, validator=at_least(1))
     sample_every: int = attrs.field(default=500, validator=at_least(1))
     num_workers: int = attrs.field(default=2, validator=at_least(0))

@@ -9,6 +9,7 @@ def test_tokens_are_the_nearest_entries_and_lookup_inverts():
     torch.manual_seed(0)
     quantizer = VectorQuantizer(codebook_size=16, dim=4)
     quantizer.codebook.data = torch.randn(16, 4)
+    quantizer.initialized.fill_(True)
     z = quantizer.codebook.data[torch.tensor([3, 7, 7, 15])].t().reshape(1, 4, 2, 2)  # entries themselves
     out = quantizer(z + 1e-3)
     assert out.tokens.tolist() == [[[3, 7], [7, 15]]]
@@ -43,6 +44,7 @@ def test_usage_bookkeeping_and_dead_code_restart():
     torch.manual_seed(0)
     quantizer = VectorQuantizer(codebook_size=8, dim=2)
     quantizer.codebook.data = torch.tensor([[float(i), 0.0] for i in range(8)])
+    quantizer.initialized.fill_(True)
     z = torch.tensor([[0.1, 0.0], [1.1, 0.0]]).t().reshape(1, 2, 1, 2)  # always picks codes 0 and 1
     for _ in range(5):
         quantizer(z)
@@ -64,3 +66,18 @@ def test_usage_bookkeeping_and_dead_code_restart():
 def test_perplexity():
     assert perplexity(torch.tensor([0, 1, 2, 3]), 8) == torch.tensor(4.0).item()
     assert abs(perplexity(torch.zeros(10, dtype=torch.long), 8) - 1.0) < 1e-9
+
+
+def test_first_training_batch_initialises_the_codebook_from_the_data():
+    torch.manual_seed(0)
+    quantizer = VectorQuantizer(codebook_size=6, dim=3)
+    z = torch.randn(2, 3, 4, 4) * 10  # far from the tiny initial entries
+    quantizer.eval()
+    quantizer(z)
+    assert not quantizer.initialized  # evaluation never initialises
+    quantizer.train()
+    out = quantizer(z)
+    assert quantizer.initialized
+    vectors = z.permute(0, 2, 3, 1).reshape(-1, 3)
+    assert all((vectors - entry).abs().sum(1).min() < 1e-6 for entry in quantizer.codebook.data)
+    assert out.tokens.unique().numel() > 1  # not collapsed onto one entry

@@ -80,10 +80,15 @@ class Decoder(nn.Module):
         super().__init__()
         ch, k = config.channels, config.levels
         self.from_z = conv3x3(config.embed_dim, ch[-1])
-        # blocks[j] makes level j from level j + 1; flow_levels[j] fuses the context at level j
+        # blocks[j] makes level j from level j + 1; the context is fused at every level j
         self.blocks = nn.ModuleList(ResBlock(ch[min(j + 1, k - 1)], ch[j], "up") for j in range(k))
+        # flow_levels[j] estimates flow and mask at level j; levels below flow_finest_level only fuse
+        self.flow_finest_level = config.flow_finest_level
         self.flow_levels = nn.ModuleList(
-            FlowLevel(ch[j], config.flow_channels, config.flow_radius) for j in range(k)
+            FlowLevel(ch[j], config.flow_channels, config.flow_radius)
+            if j >= config.flow_finest_level
+            else nn.Identity()
+            for j in range(k)
         )
         self.to_rgb = conv3x3(ch[0], 3)
 
@@ -104,7 +109,8 @@ class Decoder(nn.Module):
                 mask = d.new_zeros(c * b, 1, *size)
             else:
                 flow, mask = upsample_estimate(flow, mask, size)
-            flow, mask = self.flow_levels[j](d.repeat(c, 1, 1, 1), context, flow, mask)
+            if j >= self.flow_finest_level:
+                flow, mask = self.flow_levels[j](d.repeat(c, 1, 1, 1), context, flow, mask)
             warped = warp(context, flow)
             per_context = lambda t: rearrange(t, "(c b) ... -> b c ...", c=c)  # noqa: E731
             fused_mask, fused_context = aggregate_contexts(per_context(mask), per_context(warped))  # Eq. 9

@@ -85,9 +85,10 @@ def _head(in_channels: int, hidden: int, out_channels: int) -> nn.Sequential:
 class FlowLevel(nn.Module):
     """F at one resolution level: "match" then "refine" (Appendix A, Fig. A1-(2))."""
 
-    def __init__(self, channels: int, hidden: int, radius: int):
+    def __init__(self, channels: int, hidden: int, radius: int, match: bool = True):
         super().__init__()
         self.radius = radius
+        self.use_match = match  # False: refine only (an ablation of the match step)
         neighbours = (2 * radius + 1) ** 2
         self.key_decoded = _identity_conv(channels)  # the features match compares, learnt from identity
         self.key_context = _identity_conv(channels)
@@ -100,8 +101,18 @@ class FlowLevel(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """decoded, context: ``[N, C, h, w]``; flow ``[N, 2, h, w]`` and mask logits ``[N, 1, h, w]`` from the
         coarser level (zeros at the coarsest). Returns the refined (flow, mask logits)."""
+        if self.use_match:
+            flow, mask = self._match(decoded, context, flow, mask)
+        # refine: a residual update from the features, the mask and the flow
+        warped = warp(context, flow)
+        update = self.refine(torch.cat([decoded, warped, mask, flow], dim=1))
+        return flow + update[:, :2], mask + update[:, 2:]
+
+    def _match(
+        self, decoded: torch.Tensor, context: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Where around p + f(p) does the context look like the decoded frame? A soft correspondence."""
         n = displacements(self.radius, decoded.device, decoded.dtype).shape[0]
-        # match: where around p + f(p) does the context look like the decoded frame?
         cost = correlation(self.key_decoded(decoded), self.key_context(warp(context, flow)), self.radius)
         update = self.match(cost)
         logits = self.sharpness * cost + update[:, :n]
@@ -109,12 +120,7 @@ class FlowLevel(nn.Module):
         step = torch.einsum(
             "bkhw,kc->bchw", weights, displacements(self.radius, decoded.device, decoded.dtype)
         )
-        flow = flow + step + update[:, n : n + 2]
-        mask = mask + update[:, n + 2 :]
-        # refine: a residual update from the features, the mask and the flow
-        warped = warp(context, flow)
-        update = self.refine(torch.cat([decoded, warped, mask, flow], dim=1))
-        return flow + update[:, :2], mask + update[:, 2:]
+        return flow + step + update[:, n : n + 2], mask + update[:, n + 2 :]
 
 
 def upsample_estimate(

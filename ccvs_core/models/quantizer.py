@@ -45,6 +45,7 @@ class VectorQuantizer(nn.Module):
         # training bookkeeping, saved with the weights: the step each code was last picked
         self.register_buffer("last_used", torch.zeros(codebook_size, dtype=torch.long))
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
+        self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
 
     @property
     def codebook_size(self) -> int:
@@ -61,7 +62,19 @@ class VectorQuantizer(nn.Module):
         """U: tokens ``[B, h, w]`` -> codebook entries ``[B, F, h, w]``."""
         return rearrange(self.codebook[tokens], "b h w f -> b f h w")
 
+    @torch.no_grad()
+    def initialize_from(self, z: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        """Set every entry to a random feature vector of ``z`` ``[B, F, h, w]``. Done once, on the first
+        training batch: entries drawn from the data start in use, where a tiny random codebook far from
+        the encoder's outputs collapses onto the one entry nearest to them all."""
+        flat = rearrange(z, "b f h w -> (b h w) f")
+        picks = torch.randint(0, flat.shape[0], (self.codebook_size,), generator=generator, device="cpu")
+        self.codebook.copy_(flat[picks.to(flat.device)].to(self.codebook.dtype))
+        self.initialized.fill_(True)
+
     def forward(self, z: torch.Tensor) -> Quantized:
+        if self.training and not self.initialized:
+            self.initialize_from(z.detach())
         tokens = self.quantize(z.detach())
         z_q = self.lookup(tokens).to(z.dtype)
         if self.training:

@@ -129,7 +129,8 @@ class AutoencoderTrainer:
         if self.perceptual is None and self.main:
             console.print(
                 "[bold yellow]WARNING: no VGG16 weights given (--vgg-weights): the perceptual term of "
-                "Eq. 4 is OFF; reconstructions train on the L1 in RGB only.[/]"
+                "Eq. 4 is OFF; reconstructions train on the L1 in RGB only.[/]",
+                soft_wrap=True,
             )
         loader = self._loader()
         with progress_bar(disable=not self.progress) as bar:
@@ -240,6 +241,7 @@ class AutoencoderTrainer:
         self.choices.set_state(parts["rng"]["choices"])
         self.restarts.set_state(parts["rng"]["restarts"])
         self.step = state["step"]
+        self.ema.updates = self.step  # one EMA update per step
         if self.main:
             _truncate_log(self.out / "log.jsonl", self.step)
             console.print(f"resuming from {path} (step {self.step})")

@@ -1,0 +1,190 @@
+"""Stage 1 on toyworld: train the flow-linked autoencoder on the CPU and measure what its flow module does.
+
+    python benchmarks/autoencoder_toyworld.py --work runs/ae-bench              # trains, then evaluates
+    python benchmarks/autoencoder_toyworld.py --work runs/ae-bench --eval-only  # evaluates trained runs
+
+It generates a toyworld dataset (400 videos of 32 frames at 64x64: 320 train, 40 val, 40 test), trains
+the `toyworld` preset ("full"), and three ablations for as many steps as the full model's early
+snapshot: without dead-code restarts, without the self-supervision of F (no augmented views, no
+wrong contexts: plain reconstruction training), and without F's match step. Each model is then
+evaluated on the 40 test videos, 16 frames each, decoded from their true tokens and the first real
+frame (paper Table 1 "Reconstruction"):
+
+- PSNR / SSIM over frames 1..15 for context sizes c = 0 (no flow), 1 and 4 (Eq. 9);
+- fixed z_s: every frame decoded from the first frame's tokens (Table B1: no motion, must be worse);
+- copy: the unwarped previous real frame as the prediction (a baseline to beat);
+- wrong context: each frame decoded with the previous frame of *another* video as its context
+  (the tokens must still carry the frame: no collapse to copying the context);
+- flow EPE: the finest flow F predicts from frame t-1 to frame t against toyworld's true camera
+  motion, on background pixels, next to the EPE of a zero flow;
+- codebook usage (share of the codebook used on the test frames) and perplexity.
+
+Last printed: see RESULTS below (filled in from the run recorded there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from ccvs_core.data.clips import ClipDataset
+from ccvs_core.data.toyworld import ToyworldConfig, generate_toyworld
+from ccvs_core.metrics import psnr, ssim
+from ccvs_core.models.autoencoder import FlowAutoencoder, frames_to_tensor
+from ccvs_core.models.io import load_autoencoder
+from ccvs_core.models.quantizer import perplexity
+from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
+
+FULL_STEPS = 2400
+ABLATION_STEPS = 600
+ABLATIONS = {
+    "no-restart": {"training": {"dead_code_steps": 0}},
+    "no-selfsup": {"training": {"self_context_prob": 0.0, "wrong_context_prob": 0.0}},
+    "no-match": {"autoencoder": {"flow_match": False}},
+}
+EVAL_FRAMES = 16
+console = Console()
+
+
+def train(data: Path, out: Path, steps: int, overrides: dict) -> float:
+    """Train (or resume) one run to ``steps``; returns the wall-clock seconds this call took."""
+    start = time.monotonic()
+    run = plan_run(
+        out, "toyworld", {**overrides, "training": {**overrides.get("training", {}), "steps": steps}}
+    )
+    AutoencoderTrainer(run, data, out).fit()
+    return time.monotonic() - start
+
+
+def background(frames: torch.Tensor) -> torch.Tensor:
+    """Toyworld pixels that show the texture (every channel in [32, 224]; shapes use 0 and 255)."""
+    return ((frames >= 32) & (frames <= 224)).all(-1)
+
+
+@torch.no_grad()
+def evaluate(model: FlowAutoencoder, clips: ClipDataset) -> dict[str, float]:
+    items = [clips.clip(i) for i in range(len(clips))]
+    frames = torch.stack([c.frames for c in items])  # uint8 [B, T, H, W, 3]
+    x = frames_to_tensor(frames)  # [B, T, 3, H, W]
+    b, t = x.shape[:2]
+    tokens = model.tokenize(x.flatten(0, 1)).view(b, t, *model.tokenize(x[:1, 0]).shape[1:])
+    results: dict[str, float] = {}
+
+    def score(name: str, video: torch.Tensor) -> None:  # frames 1..T-1 against the real ones
+        fake = ((video[:, 1:].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 1, 3, 4, 2)
+        results[f"{name}/psnr"] = float(psnr(fake, frames[:, 1:]).mean())
+        results[f"{name}/ssim"] = float(ssim(fake, frames[:, 1:]).mean())
+
+    for c in (0, 1, 4):
+        score(f"c={c}", model.decode_video(tokens, x[:, :1], num_contexts=c))
+    score("fixed z_s", model.decode_video(tokens[:, :1].expand_as(tokens), x[:, :1], num_contexts=4))
+    score("copy", torch.cat([x[:, :1], x[:, :-1]], dim=1))
+    # one step each: frame t from its tokens with the previous real frame of this / another video
+    right, wrong, epe, zero_epe = [], [], [], []
+    for step in range(1, t):
+        z_q = model.quantizer.lookup(tokens[:, step])
+        out = model.decode(z_q, [model.encode(x[:, step - 1])])
+        right.append(out.image)
+        wrong.append(model.decode(z_q, [model.encode(x[:, step - 1].roll(1, 0))]).image)
+        camera = torch.tensor(
+            [[c.truth["camera"][step] for c in items], [c.truth["camera"][step - 1] for c in items]]
+        )
+        true = (camera[0] - camera[1]).float()[:, :, None, None]  # [B, 2, 1, 1]: f = cam_t - cam_{t-1}
+        valid = background(frames[:, step]) & background(frames[:, step - 1])
+        valid[:, :4], valid[:, -4:], valid[:, :, :4], valid[:, :, -4:] = False, False, False, False
+        error = (out.flows[-1][:, 0] - true).norm(dim=1)  # [B, H, W]
+        epe.append(error[valid].mean())
+        zero_epe.append(true.norm(dim=1).expand_as(error)[valid].mean())
+    score("context t-1", torch.stack([x[:, 0], *right], dim=1))
+    score("wrong context", torch.stack([x[:, 0], *wrong], dim=1))
+    results["flow EPE"] = float(torch.stack(epe).mean())
+    results["zero-flow EPE"] = float(torch.stack(zero_epe).mean())
+    results["usage"] = tokens.unique().numel() / model.config.codebook_size
+    results["perplexity"] = perplexity(tokens, model.config.codebook_size)
+    return results
+
+
+def print_tables(results: dict[str, dict[str, float]], seconds: dict[str, float]) -> None:
+    full = results["full"]
+    table = Table(
+        title=f"toyworld reconstruction, {EVAL_FRAMES}-frame test videos ('full', {FULL_STEPS} steps)"
+    )
+    for column in ("decoding", "PSNR (dB)", "SSIM"):
+        table.add_column(column)
+    for name in ("c=0", "c=1", "c=4", "fixed z_s", "copy", "context t-1", "wrong context"):
+        table.add_row(name, f"{full[name + '/psnr']:.2f}", f"{full[name + '/ssim']:.3f}")
+    console.print(table)
+    gain = full["c=4/psnr"] - full["c=0/psnr"]
+    console.print(
+        f"flow gain c=4 vs c=0: {gain:+.2f} dB; c=1 vs c=0: {full['c=1/psnr'] - full['c=0/psnr']:+.2f} dB; "
+        f"over copying the previous frame: {full['c=4/psnr'] - full['copy/psnr']:+.2f} dB"
+    )
+    console.print(
+        f"flow EPE vs true camera motion: {full['flow EPE']:.2f} px (zero flow: {full['zero-flow EPE']:.2f} px); "
+        f"codebook usage {full['usage']:.1%}, perplexity {full['perplexity']:.0f}"
+    )
+    ablation = Table(title=f"ablations at {ABLATION_STEPS} steps")
+    for column in (
+        "run",
+        "c=0",
+        "c=4",
+        "gain",
+        "wrong ctx",
+        "EPE (zero)",
+        "usage",
+        "perplexity",
+        "train min",
+    ):
+        ablation.add_column(column)
+    for name in ("full@ablation", *ABLATIONS):
+        r = results.get(name)
+        if r is None:
+            continue
+        ablation.add_row(
+            name, f"{r['c=0/psnr']:.2f}", f"{r['c=4/psnr']:.2f}", f"{r['c=4/psnr'] - r['c=0/psnr']:+.2f}",
+            f"{r['wrong context/psnr']:.2f}", f"{r['flow EPE']:.2f} ({r['zero-flow EPE']:.2f})",
+            f"{r['usage']:.1%}", f"{r['perplexity']:.0f}", f"{seconds.get(name, float('nan')) / 60:.1f}",
+        )  # fmt: skip
+    console.print(ablation)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--work", type=Path, default=Path("runs/ae-bench"), help="data and runs go here")
+    parser.add_argument("--eval-only", action="store_true", help="evaluate the runs already in --work")
+    parser.add_argument("--skip-ablations", action="store_true")
+    args = parser.parse_args()
+    data = args.work / "toyworld"
+    if not (data / "toyworld.json").is_file():
+        generate_toyworld(ToyworldConfig(videos=400, frames=32, size=64, seed=0), data, overwrite=True)
+    seconds_path = args.work / "seconds.json"
+    seconds = json.loads(seconds_path.read_text()) if seconds_path.is_file() else {}
+    if not args.eval_only:
+        seconds["full@ablation"] = train(data, args.work / "full", ABLATION_STEPS, {})
+        shutil.copytree(args.work / "full" / "autoencoder", args.work / "full@ablation", dirs_exist_ok=True)
+        seconds["full"] = seconds["full@ablation"] + train(data, args.work / "full", FULL_STEPS, {})
+        if not args.skip_ablations:
+            for name, overrides in ABLATIONS.items():
+                seconds[name] = train(data, args.work / name, ABLATION_STEPS, overrides)
+        seconds_path.write_text(json.dumps(seconds, indent=1))
+    clips = ClipDataset(data, num_frames=EVAL_FRAMES, size=64, split="test", crop="first", with_truth=True)
+    results = {}
+    for name in ("full", "full@ablation", *ABLATIONS):
+        folder = args.work / name if name == "full@ablation" else args.work / name / "autoencoder"
+        if (folder / "model.safetensors").is_file():
+            results[name] = evaluate(load_autoencoder(folder), clips)
+    (args.work / "results.json").write_text(json.dumps(results, indent=1))
+    print_tables(results, seconds)
+
+
+if __name__ == "__main__":
+    main()
