@@ -32,6 +32,7 @@ class AutoencoderConfig(Config):
     # with the estimate upsampled (full-resolution matching costs the most and adds little).
     flow_finest_level: int = attrs.field(default=1, validator=at_least(0))
     flow_match: bool = True  # False drops F's "match" step (refine only): an ablation, not for use
+    fuse_rgb: bool = True  # also fuse the warped context frames in image space (see docs/autoencoder.md)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -88,7 +89,7 @@ class AutoencoderTrainingConfig(Config):
     adversarial_start: int = attrs.field(default=2000, validator=at_least(0))  # steps before Δi, Δt join
     vgg_weights: str | None = None  # torchvision VGG16 state dict; None: no perceptual term
     self_context_prob: float = attrs.field(default=0.5, validator=in_range(0, 1))  # augmented-view context
-    wrong_context_prob: float = attrs.field(default=0.1, validator=in_range(0, 1))  # another video's frame
+    wrong_context_prob: float = attrs.field(default=0.25, validator=in_range(0, 1))  # another video's frame
     dead_code_steps: int = attrs.field(default=50, validator=at_least(0))  # restart codes unused this long
     checkpoint_every: int = attrs.field(default=1000, validator=at_least(1))
     sample_every: int = attrs.field(default=500, validator=at_least(1))

@@ -100,3 +100,18 @@ def test_loading_refuses_bad_folders(model, tmp_path):
     (folder / "config.json").write_text("{")
     with pytest.raises(CheckpointError, match=r"config\.json: is not valid JSON"):
         load_autoencoder(folder)
+
+
+def test_rgb_fusion_copies_the_warped_context_where_the_mask_says_so(model):
+    """With fuse_rgb, where F's mask says "copy" the output pixels are the context's own pixels, warped."""
+    context = torch.rand(1, 3, 16, 16) * 2 - 1
+    z = model.quantize(model.encode(torch.zeros(1, 3, 16, 16)).z).z_st
+    out = model.decode(z, [model.encode(context)])
+    keep = torch.sigmoid(out.fused_masks[-1])  # [1, 1, 16, 16]
+    from ccvs_core.models.warp import warp
+
+    warped = warp(context, out.flows[-1][:, 0])
+    without = FlowAutoencoder(model.config.replace(fuse_rgb=False)).eval()
+    without.load_state_dict(model.state_dict())
+    decoded = without.decode(z, [without.encode(context)]).image
+    assert torch.allclose(out.image, keep * decoded + (1 - keep) * warped, atol=1e-5)

@@ -83,6 +83,6 @@ def test_flow_level_match_finds_a_translation_without_training():
     decoded = torch.roll(context, shifts=(0, -1), dims=(2, 3))  # decoded(p) = context(p + (1, 0))
     flow, mask = level(decoded, context, torch.zeros(1, 2, 16, 16), torch.zeros(1, 1, 16, 16))
     interior = flow[0, :, 3:-3, 3:-3]
-    assert abs(interior[0].mean() - 1) < 0.05 and (interior[0] - 1).abs().max() < 0.5  # dx = 1
-    assert interior[1].abs().mean() < 0.05 and interior[1].abs().max() < 0.5  # dy = 0
+    assert abs(interior[0].mean() - 1) < 0.05 and (interior[0] - 1).abs().max() < 0.1  # dx = 1
+    assert interior[1].abs().mean() < 0.05 and interior[1].abs().max() < 0.1  # dy = 0
     assert mask.shape == (1, 1, 16, 16)

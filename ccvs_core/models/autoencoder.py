@@ -38,13 +38,19 @@ def tensor_to_frames(x: torch.Tensor) -> torch.Tensor:
 
 @attrs.frozen
 class Encoded:
-    """E(x): the latent ``z [B, F, h, w]`` and the features ``e_j [B, C_j, H/2**j, W/2**j]``, j = 0..K-1."""
+    """E(x): the latent ``z [B, F, h, w]``, the features ``e_j [B, C_j, H/2**j, W/2**j]`` (j = 0..K-1),
+    and the frame x itself ``[B, 3, H, W]`` (a context is also fused in image space)."""
 
     z: torch.Tensor
     features: tuple[torch.Tensor, ...]
+    image: torch.Tensor
 
     def detach(self) -> Encoded:
-        return Encoded(self.z.detach(), tuple(f.detach() for f in self.features))
+        return Encoded(self.z.detach(), tuple(f.detach() for f in self.features), self.image.detach())
+
+    def map(self, fn) -> Encoded:
+        """The same encoding with ``fn`` applied to every tensor (slicing, rolling the batch, ...)."""
+        return Encoded(fn(self.z), tuple(fn(f) for f in self.features), fn(self.image))
 
 
 @attrs.frozen
@@ -72,7 +78,7 @@ class Encoder(nn.Module):
             h = block(h)
             features.append(h)
         z = self.to_z(F.leaky_relu(h, NEGATIVE_SLOPE))  # [B, F, H/2**K, W/2**K]
-        return Encoded(z, tuple(features[:-1]))
+        return Encoded(z, tuple(features[:-1]), x)
 
 
 class Decoder(nn.Module):
@@ -91,10 +97,12 @@ class Decoder(nn.Module):
             for j in range(k)
         )
         self.to_rgb = conv3x3(ch[0], 3)
+        self.fuse_rgb = config.fuse_rgb
 
     def forward(self, z: torch.Tensor, contexts: Sequence[Encoded] = ()) -> Decoded:
         """z ``[B, F, h, w]`` (quantized) and c context frames' encodings (c = 0: plain decoding)."""
         b, c = z.shape[0], len(contexts)
+        per_context = lambda t: rearrange(t, "(c b) ... -> b c ...", c=c)  # noqa: E731
         d = self.from_z(z)
         flow = mask = None
         flows, masks, fused_masks = [], [], []
@@ -112,13 +120,19 @@ class Decoder(nn.Module):
             if j >= self.flow_finest_level:
                 flow, mask = self.flow_levels[j](d.repeat(c, 1, 1, 1), context, flow, mask)
             warped = warp(context, flow)
-            per_context = lambda t: rearrange(t, "(c b) ... -> b c ...", c=c)  # noqa: E731
             fused_mask, fused_context = aggregate_contexts(per_context(mask), per_context(warped))  # Eq. 9
             d = fuse(d, fused_context, fused_mask)  # Eq. 1
             flows.append(per_context(flow))
             masks.append(per_context(mask))
             fused_masks.append(fused_mask)
         image = self.to_rgb(F.leaky_relu(d, NEGATIVE_SLOPE))
+        if c and self.fuse_rgb:
+            # Eq. 1 once more on the frames themselves, with the finest flow and masks: copied pixels
+            # stay sharp, and F's flow is pinned to image coordinates (features alone leave it free to
+            # absorb any shift that the convolutions learn)
+            warped = per_context(warp(torch.cat([e.image for e in contexts]), flow))
+            fused_mask, fused_context = aggregate_contexts(per_context(mask), warped)
+            image = fuse(image, fused_context, fused_mask)
         return Decoded(image, tuple(flows), tuple(masks), tuple(fused_masks))
 
 

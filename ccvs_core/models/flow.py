@@ -5,7 +5,8 @@ backward convention of ``warp``) and a fusion mask m, refining the coarser level
 
 - ``correlation`` + ``FlowLevel.match``: a local cost volume of the decoder features against the
   warped context features over (2r+1)^2 neighbours, read out as a soft correspondence (the expected
-  displacement under a softmax of the costs) plus a learnt residual, and a mask update;
+  displacement under a softmax of the costs around the best one) plus a learnt residual, and a
+  mask update;
 - ``FlowLevel.refine``: a residual update of flow and mask from features, mask and flow;
 - ``aggregate_contexts`` (Eq. 9) merges c contexts by the confidence 1 - sigmoid(m), and ``fuse``
   (Eq. 1) blends the result into the decoder features.
@@ -59,6 +60,15 @@ def displacements(radius: int, device=None, dtype=None) -> torch.Tensor:
     steps = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
     dy, dx = torch.meshgrid(steps, steps, indexing="ij")
     return torch.stack([dx.flatten(), dy.flatten()], dim=1)
+
+
+def _around_best(logits: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """``[N, n, h, w]`` bool: the displacements within one step of each pixel's best one. The soft
+    correspondence averages over these only: a softmax over the whole window is pulled toward its
+    centre (flows come out shrunk toward zero), a local one around the peak is not."""
+    best = offsets[logits.argmax(1)]  # [N, h, w, 2]
+    gap = (offsets.view(1, -1, 1, 1, 2) - best.unsqueeze(1)).abs().amax(-1)  # [N, n, h, w]
+    return gap <= 1
 
 
 def _identity_conv(channels: int) -> nn.Conv2d:
@@ -116,10 +126,9 @@ class FlowLevel(nn.Module):
         cost = correlation(self.key_decoded(decoded), self.key_context(warp(context, flow)), self.radius)
         update = self.match(cost)
         logits = self.sharpness * cost + update[:, :n]
-        weights = torch.softmax(logits, dim=1)  # [N, n, h, w]
-        step = torch.einsum(
-            "bkhw,kc->bchw", weights, displacements(self.radius, decoded.device, decoded.dtype)
-        )
+        offsets = displacements(self.radius, decoded.device, decoded.dtype)  # [n, 2]
+        weights = torch.softmax(logits.masked_fill(~_around_best(logits, offsets), -torch.inf), dim=1)
+        step = torch.einsum("bkhw,kc->bchw", weights, offsets)  # expected displacement [N, 2, h, w]
         return flow + step + update[:, n : n + 2], mask + update[:, n + 2 :]
 
 

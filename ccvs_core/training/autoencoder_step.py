@@ -43,15 +43,14 @@ class GeneratorOutput:
     flow_error: float | None  # end-point error of the finest flow on the augmented views, pixels
 
 
-def _frame(encoded: Encoded, b: int, t: int, clip: int) -> Encoded:
+def _frame(encoded: Encoded, b: int, t: int) -> Encoded:
     """Frame ``t`` of every clip from an encoding of ``[B*T, ...]`` (clip-major order)."""
-    pick = lambda x: rearrange(x, "(b t) ... -> b t ...", b=b)[:, t]  # noqa: E731
-    return Encoded(pick(encoded.z), tuple(pick(f) for f in encoded.features))
+    return encoded.map(lambda x: rearrange(x, "(b t) ... -> b t ...", b=b)[:, t])
 
 
 def _rolled(encoded: Encoded) -> Encoded:
     """The same frames, each given to the next clip of the batch (a context from another video)."""
-    return Encoded(encoded.z.roll(1, 0), tuple(f.roll(1, 0) for f in encoded.features))
+    return encoded.map(lambda x: x.roll(1, 0))
 
 
 def _view_losses(
@@ -97,7 +96,7 @@ def generator_losses(
         temporal = history[-choices.contexts :] if choices.contexts else []
         if wrong:
             temporal = [_rolled(e) for e in temporal]
-        contexts = [*temporal, _frame(views, b, t, t_len)] if views is not None else temporal
+        contexts = [*temporal, _frame(views, b, t)] if views is not None else temporal
         out = model.decode(z_st[:, t], contexts)
         decoded.append(out.image)
         if views is not None:
@@ -109,7 +108,7 @@ def generator_losses(
         if choices.contexts and t < t_len - 1:
             # the next frame's contexts: the real first frame, then decoded frames re-encoded (shift-and-add);
             # only the immediately preceding frame keeps its gradients (Appendix A)
-            newest = _frame(encoded, b, 0, t_len) if t == 0 else model.encode(out.image)
+            newest = _frame(encoded, b, 0) if t == 0 else model.encode(out.image)
             history = [*(h.detach() for h in history), newest]
     frames = torch.stack(decoded, dim=1)  # [B, T, 3, H, W]
     losses["reconstruction"] = reconstruction_loss(
