@@ -42,8 +42,8 @@ from ccvs_core.models.io import load_autoencoder
 from ccvs_core.models.quantizer import perplexity
 from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
 
-FULL_STEPS = 2400
-ABLATION_STEPS = 600
+FULL_STEPS = 3600
+ABLATION_STEPS = 500
 ABLATIONS = {
     "no-restart": {"training": {"dead_code_steps": 0}},
     "no-selfsup": {"training": {"self_context_prob": 0.0, "wrong_context_prob": 0.0}},

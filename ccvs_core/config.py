@@ -75,9 +75,9 @@ class AutoencoderTrainingConfig(Config):
 
     size: int = attrs.field(default=64, validator=at_least(8))  # frame side, pixels
     clip_frames: int = attrs.field(default=4, validator=at_least(2))  # frames decoded one by one per clip
-    batch_size: int = attrs.field(default=8, validator=at_least(1))
+    batch_size: int = attrs.field(default=4, validator=at_least(1))
     steps: int = attrs.field(default=20000, validator=at_least(1))
-    lr: float = attrs.field(default=2e-4, validator=greater_than(0))  # Adam (the paper used 0.02)
+    lr: float = attrs.field(default=1e-3, validator=greater_than(0))  # Adam (the paper used 0.02)
     disc_lr: float = attrs.field(default=2e-4, validator=greater_than(0))
     betas: tuple[float, float] = attrs.field(default=(0.5, 0.9), validator=in_range(0, 1))
     ema_decay: float = attrs.field(default=0.999, validator=in_range(0, 1))

@@ -59,7 +59,7 @@ def test_resuming_gives_the_same_model_as_training_straight_through(toyworld, tm
 
 def test_resuming_refuses_other_settings(toyworld, tmp_path):
     train(toyworld, tmp_path / "run", steps=2)
-    with pytest.raises(ConfigError, match=r"holds a run started with training.lr = 0.0002, not 0.1"):
+    with pytest.raises(ConfigError, match=r"holds a run started with training.lr = 0.001, not 0.1"):
         plan_run(tmp_path / "run", None, {"training": {"lr": 0.1}})
     assert plan_run(tmp_path / "run", None, {"training": {"steps": 9}}).training.steps == 9
 
