@@ -1,9 +1,12 @@
-"""Weights as safetensors files: atomic writes, and loads that refuse anything malformed or mismatched."""
+"""Weights as safetensors files (and their JSON companions): atomic writes, and loads that refuse
+anything missing, malformed or mismatched with a CheckpointError naming the file."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -64,3 +67,14 @@ def load_module(
 def _few(prefix: str, keys: list[str]) -> str:
     shown = ", ".join(f"'{prefix}{k}'" for k in keys[:4])
     return shown + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+
+
+def load_json(path: str | os.PathLike, missing: str = "file not found") -> Any:
+    """A JSON file of a checkpoint or exported model; ``missing`` says what its absence means."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(path, missing) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(path, f"is not valid JSON ({err})") from None

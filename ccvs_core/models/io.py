@@ -12,7 +12,7 @@ from ccvs_core.atomic import atomic_path
 from ccvs_core.config import AutoencoderConfig
 from ccvs_core.errors import CheckpointError
 from ccvs_core.models.autoencoder import FlowAutoencoder
-from ccvs_core.weights import load_module, load_tensors, save_tensors
+from ccvs_core.weights import load_json, load_module, load_tensors, save_tensors
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -41,12 +41,7 @@ def load_autoencoder(folder: str | os.PathLike, device: str | torch.device = "cp
     """Rebuild the autoencoder a folder holds; a missing, malformed or mismatched file is a CheckpointError."""
     folder = Path(folder)
     config_path = folder / CONFIG_FILE
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(config_path, "file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(config_path, f"is not valid JSON ({err})") from None
+    data = load_json(config_path)
     if not isinstance(data, dict) or "autoencoder" not in data:
         raise CheckpointError(config_path, "has no 'autoencoder' config")
     config = AutoencoderConfig.from_dict(data["autoencoder"], source=str(config_path), prefix="autoencoder.")

@@ -19,7 +19,7 @@ import torch
 
 from ccvs_core.atomic import atomic_path
 from ccvs_core.errors import CheckpointError
-from ccvs_core.weights import load_tensors, save_tensors
+from ccvs_core.weights import load_json, load_tensors, save_tensors
 
 _STEP_DIR = re.compile(r"^step-(\d{8})$")
 STATE_FILE = "state.json"
@@ -88,12 +88,7 @@ class CheckpointManager:
         """(parts, state) of one checkpoint folder; anything missing or malformed is a CheckpointError."""
         path = Path(path)
         state_path = path / STATE_FILE
-        try:
-            state = json.loads(state_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CheckpointError(state_path, "file not found (an incomplete checkpoint?)") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise CheckpointError(state_path, f"is not valid JSON ({err})") from None
+        state = load_json(state_path, missing="file not found (an incomplete checkpoint?)")
         if not isinstance(state, dict) or not isinstance(state.get("step"), int):
             raise CheckpointError(state_path, "has no integer 'step'")
         parts = {p.stem: load_tensors(p) for p in sorted(path.glob("*.safetensors"))}
