@@ -120,3 +120,9 @@ def test_a_killed_run_resumes_from_its_latest_checkpoint(toyworld, tmp_path):
     assert not any(p.name.startswith(".") for p in (out / "checkpoints").iterdir() if p.is_file())
     resumed = train(toyworld, out, steps=latest + 2)
     assert resumed.step == latest + 2
+
+
+def test_a_frame_size_the_levels_cannot_halve_is_refused(toyworld, tmp_path, capsys):
+    argv = ["train", "autoencoder", "--data", str(toyworld), "--out", str(tmp_path / "run"), "--preset", "tiny"]
+    assert main([*argv, "--size", "18"]) == 2
+    assert "18x18 is not divisible by 2**2 = 4" in capsys.readouterr().err

@@ -96,6 +96,7 @@ class AutoencoderTrainer:
     ):  # fmt: skip
         self.run, self.out, self.device = run, Path(out), torch.device(device)
         cfg = run.training
+        run.autoencoder.token_grid((cfg.size, cfg.size))  # a frame size the levels cannot halve: ConfigError
         self.main = distributed.is_main()
         self.progress = progress and self.main
         torch.manual_seed(cfg.seed)
