@@ -123,6 +123,15 @@ def test_a_killed_run_resumes_from_its_latest_checkpoint(toyworld, tmp_path):
 
 
 def test_a_frame_size_the_levels_cannot_halve_is_refused(toyworld, tmp_path, capsys):
-    argv = ["train", "autoencoder", "--data", str(toyworld), "--out", str(tmp_path / "run"), "--preset", "tiny"]
+    argv = [
+        "train",
+        "autoencoder",
+        "--data",
+        str(toyworld),
+        "--out",
+        str(tmp_path / "run"),
+        "--preset",
+        "tiny",
+    ]
     assert main([*argv, "--size", "18"]) == 2
     assert "18x18 is not divisible by 2**2 = 4" in capsys.readouterr().err
