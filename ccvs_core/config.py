@@ -7,7 +7,7 @@ overrides a preset.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import attrs
 
@@ -70,6 +70,26 @@ class DiscriminatorConfig(Config):
 
 
 @attrs.frozen(kw_only=True)
+class TransformerConfig(Config):
+    """The GPT-style transformer T over frame and condition tokens (Sec. 3.3, Appendix A)."""
+
+    layers: int = attrs.field(default=8, validator=at_least(1))
+    heads: int = attrs.field(default=8, validator=at_least(1))
+    width: int = attrs.field(default=256, validator=at_least(1))  # D: embedding size
+    mlp_ratio: float = attrs.field(default=4.0, validator=greater_than(0))
+    dropout: float = attrs.field(default=0.0, validator=in_range(0, 1))
+    window: int = attrs.field(default=16, validator=at_least(1))  # N: frames in the sequence
+    attention: Literal["auto", "sdpa", "xformers", "naive"] = "auto"
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.width % self.heads:
+            raise ConfigError(
+                "field 'TransformerConfig.width'", f"{self.width} is not divisible by heads={self.heads}"
+            )
+
+
+@attrs.frozen(kw_only=True)
 class AutoencoderTrainingConfig(Config):
     """How ``ccvs train autoencoder`` trains E, D, F, Q and the discriminators."""
 
@@ -115,6 +135,12 @@ PRESETS: dict[type[Config], dict[str, dict[str, Any]]] = {
         "tiny": {"image_channels": (8, 16), "temporal_channels": (8, 16)},
         "toyworld": {},
         "paper": {"image_channels": (64, 128, 256, 512, 512, 512), "temporal_channels": (64, 128, 256, 512)},
+    },
+    TransformerConfig: {
+        "tiny": {"layers": 2, "heads": 2, "width": 32, "window": 4},
+        "toyworld": {},
+        # the authors' released settings: 24 layers, 16 heads, width 1024, 16 frames of 64 tokens
+        "paper": {"layers": 24, "heads": 16, "width": 1024, "window": 16},
     },
     AutoencoderTrainingConfig: {
         "tiny": {

@@ -1,0 +1,122 @@
+"""Sampling frame tokens with the transformer (Sec. 3.3 "Inference"): top-k / top-p / temperature /
+greedy, one ``torch.Generator`` per sample, a key/value cache, and a temporal sliding window so that a
+model trained on N frames makes any number of frames.
+
+Within a window, condition tokens (video-level and each frame's frame-level slots) and the frame
+tokens of the given context frames are read, never sampled; every other frame token is sampled
+left to right. When the video is longer than the window, the window slides by one frame: its oldest
+frame leaves, the video-level slots stay, and the next frame's condition tokens come in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import attrs
+import torch
+
+from ccvs_core.config_base import Config, at_least, greater_than, in_range
+from ccvs_core.errors import InputError
+from ccvs_core.models.transformer import VideoTransformer
+
+ConditionTokens = Mapping[str, Mapping[str, torch.Tensor]]
+
+
+@attrs.frozen(kw_only=True)
+class SamplingConfig(Config):
+    """How the next frame token is drawn (paper default: top-k with k = 100)."""
+
+    temperature: float = attrs.field(default=1.0, validator=greater_than(0))
+    top_k: int | None = attrs.field(default=100, validator=at_least(1))  # None: no top-k filter
+    top_p: float | None = attrs.field(default=None, validator=in_range(0, 1))  # nucleus; None: off
+    greedy: bool = False  # always the most likely token (ignores the rest)
+
+
+def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
+    """Keep the ``top_k`` best logits and the smallest set whose probability reaches ``top_p``; -inf elsewhere."""
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1:
+        ordered, order = logits.sort(dim=-1, descending=True)
+        cumulative = ordered.softmax(-1).cumsum(-1)
+        drop = cumulative - ordered.softmax(-1) >= top_p  # already past top_p before this token
+        logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+    return logits
+
+
+def sample_tokens(
+    logits: torch.Tensor, config: SamplingConfig, generators: Sequence[torch.Generator]
+) -> torch.Tensor:
+    """One token per row of ``logits [B, V]``, row i drawn with ``generators[i]`` (so a sample does not
+    depend on the other samples of its batch)."""
+    if config.greedy:
+        return logits.argmax(-1)
+    probs = filter_logits(logits.float() / config.temperature, config.top_k, config.top_p).softmax(-1)
+    probs = probs.cpu()  # torch.Generator draws on the CPU: the same seed gives the same tokens anywhere
+    rows = [torch.multinomial(p, 1, generator=g) for p, g in zip(probs, generators, strict=True)]
+    return torch.cat(rows).to(logits.device)
+
+
+def _window_sequence(
+    model: VideoTransformer, frames: torch.Tensor, conditions: ConditionTokens, first: int, known: int
+) -> torch.Tensor:
+    """The window of frames ``first .. first + N`` as a token sequence (unknown frame tokens are 0)."""
+    layout = model.layout
+    n = layout.num_frames
+    window_frames = frames.new_zeros(frames.shape[0], n, *layout.grid)
+    have = max(0, min(known, first + n) - first)
+    window_frames[:, :have] = frames[:, first : first + have]
+    window_conditions = {
+        c: {name: value if value.ndim == 2 else value[:, first : first + n] for name, value in slots.items()}
+        for c, slots in conditions.items()
+    }
+    return layout.join(window_frames, window_conditions)
+
+
+@torch.no_grad()
+def generate_frame_tokens(
+    model: VideoTransformer,
+    context: torch.Tensor,
+    conditions: ConditionTokens,
+    num_frames: int,
+    sampling: SamplingConfig,
+    generators: Sequence[torch.Generator],
+    on_frame: Callable[[int, torch.Tensor], None] | None = None,
+) -> torch.Tensor:
+    """Frame tokens ``[B, num_frames, h, w]``: the given ``context [B, m, h, w]`` (m >= 1 frames), then
+    sampled ones. ``conditions``: ``{condition: {slot: tokens}}`` with frame-level slots covering all
+    ``num_frames`` frames (``[B, num_frames, length]``) and video-level ones ``[B, length]``.
+    ``on_frame(t, tokens [B, h, w])`` is called as each frame is completed (progress, streaming)."""
+    layout = model.layout
+    b, m = context.shape[:2]
+    if m < 1 or m > num_frames:
+        raise InputError("context frames", f"need 1 to {num_frames} context frames, got {m}")
+    if len(generators) != b:
+        raise InputError("generators", f"need one torch.Generator per sample ({b}), got {len(generators)}")
+    for c, slots in conditions.items():
+        for name, value in slots.items():
+            if value.ndim == 3 and value.shape[1] != num_frames:
+                raise InputError(
+                    f"condition '{c}.{name}'", f"covers {value.shape[1]} frames, the video has {num_frames}"
+                )
+    frames = context.new_zeros(b, num_frames, *layout.grid)
+    frames[:, :m] = context
+    hw = layout.tokens_per_frame
+    cache, cache_first = None, None
+    for t in range(m, num_frames):
+        first = max(0, t - layout.num_frames + 1)  # the window that ends with frame t
+        sequence = _window_sequence(model, frames, conditions, first, known=t)
+        start = layout.frame_tokens_start(t - first)
+        if cache is None or first != cache_first:  # a new window: positions (and times) moved
+            cache, cache_first = model.new_cache(b), first
+        # feed what the cache lacks up to frame t's first token: its own conditions, frame t-1's last token
+        scores = model(sequence[:, cache.length : start], cache.length, cache)[:, -1]
+        for position in range(start, start + hw):
+            sequence[:, position] = sample_tokens(scores, sampling, generators)
+            if position + 1 < start + hw:
+                scores = model(sequence[:, position : position + 1], position, cache)[:, -1]
+        frames[:, t] = sequence[:, start : start + hw].view(b, *layout.grid)
+        if on_frame is not None:
+            on_frame(t, frames[:, t])
+    return frames

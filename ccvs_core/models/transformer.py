@@ -1,0 +1,165 @@
+"""The transformer T: a GPT-style decoder over the token sequence of ``SequenceLayout`` (Sec. 3.3, Appendix A).
+
+Input embedding = token embedding (each slot's vocabulary has its own rows of one table) + slot-type
+embedding + time embedding + in-slot position embedding: the spatio-temporal decomposition of
+Appendix A. Pre-norm blocks of causal multi-head self-attention and an MLP. The head scores the
+frame codebook only: only frame tokens are ever predicted. A key/value cache makes incremental
+decoding cost one position per step instead of the whole prefix.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from ccvs_core.config import TransformerConfig
+from ccvs_core.models.attention import attention
+from ccvs_core.sequence import SequenceLayout
+
+
+class KVCache:
+    """Keys and values of every layer for positions ``0 .. length - 1``, preallocated to ``capacity``."""
+
+    def __init__(self, layers: int, batch: int, heads: int, head_dim: int, capacity: int, device, dtype):
+        shape = (layers, batch, heads, capacity, head_dim)
+        self.keys = torch.empty(shape, device=device, dtype=dtype)
+        self.values = torch.empty(shape, device=device, dtype=dtype)
+        self.length = 0
+
+    @property
+    def capacity(self) -> int:
+        return self.keys.shape[3]
+
+    def extend(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store ``k, v [B, H, n, D]`` after the cached positions; return all keys and values so far."""
+        end = self.length + k.shape[2]
+        if end > self.capacity:
+            raise ValueError(f"the cache holds {self.capacity} positions, {end} were asked for")
+        self.keys[layer, :, :, self.length : end] = k
+        self.values[layer, :, :, self.length : end] = v
+        return self.keys[layer, :, :, :end], self.values[layer, :, :, :end]
+
+    def advance(self, n: int) -> None:
+        """Count ``n`` new positions as cached (once every layer has stored them)."""
+        self.length += n
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.heads, self.backend = config.heads, config.attention
+        self.qkv = nn.Linear(config.width, 3 * config.width)
+        self.proj = nn.Linear(config.width, config.width)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        q, k, v = rearrange(self.qkv(x), "b n (three h d) -> three b h n d", three=3, h=self.heads)
+        if cache is not None:
+            k, v = cache.extend(layer, k, v)
+        out = attention(q, k, v, self.backend)  # [B, H, n, D]
+        return self.proj(rearrange(out, "b h n d -> b n (h d)"))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        hidden = int(config.width * config.mlp_ratio)
+        self.ln1 = nn.LayerNorm(config.width)
+        self.attn = SelfAttention(config)
+        self.ln2 = nn.LayerNorm(config.width)
+        self.mlp = nn.Sequential(nn.Linear(config.width, hidden), nn.GELU(), nn.Linear(hidden, config.width))
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        x = x + self.dropout(self.attn(self.ln1(x), cache, layer))
+        return x + self.dropout(self.mlp(self.ln2(x)))
+
+
+class VideoTransformer(nn.Module):
+    """T over one window of ``layout`` (frame vocabulary ``frame_vocab``, the codebook size)."""
+
+    def __init__(self, config: TransformerConfig, layout: SequenceLayout, frame_vocab: int):
+        super().__init__()
+        self.config, self.layout, self.frame_vocab = config, layout, frame_vocab
+        vocabs = [frame_vocab] + [s.vocab_size for s in layout.slots[1:]]
+        offsets = torch.tensor([0, *vocabs[:-1]]).cumsum(0)  # first row of each slot's vocabulary
+        self.register_buffer("token_offset", offsets[layout.slot_ids], persistent=False)  # [L]
+        self.register_buffer("slot_ids", layout.slot_ids.clone(), persistent=False)  # [L]
+        self.register_buffer("time_ids", layout.times + 1, persistent=False)  # [L], 0: no time (video-level)
+        self.register_buffer("index_ids", layout.indices.clone(), persistent=False)  # [L]
+        self.token = nn.Embedding(sum(vocabs), config.width)
+        self.slot = nn.Embedding(len(layout.slots), config.width)
+        self.time = nn.Embedding(layout.num_frames + 1, config.width)
+        self.index = nn.Embedding(max(s.length for s in layout.slots), config.width)
+        self.dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
+        self.norm = nn.LayerNorm(config.width)
+        self.head = nn.Linear(config.width, frame_vocab, bias=False)
+        self.apply(_init_weights)
+
+    def new_cache(self, batch: int, capacity: int | None = None) -> KVCache:
+        c = self.config
+        capacity = self.layout.length if capacity is None else capacity
+        weight = self.head.weight
+        return KVCache(c.layers, batch, c.heads, c.width // c.heads, capacity, weight.device, weight.dtype)
+
+    def embed(self, tokens: torch.Tensor, start: int = 0, times: torch.Tensor | None = None) -> torch.Tensor:
+        """Token + slot + time + in-slot position embeddings of positions ``start .. start + n`` ``[B, n, D]``.
+
+        times: optional ``[B, n]`` time indices replacing the layout's (timed video-level slots carry
+        a time given at run time); -1 means no time. Values past the window are clamped to its end.
+        """
+        positions = slice(start, start + tokens.shape[1])
+        time_ids = self.time_ids[positions] if times is None else (times + 1).clamp(0, self.layout.num_frames)
+        return (
+            self.token(tokens + self.token_offset[positions])
+            + self.slot(self.slot_ids[positions])
+            + self.time(time_ids)
+            + self.index(self.index_ids[positions])
+        )
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        start: int = 0,
+        cache: KVCache | None = None,
+        times: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits ``[B, n, frame_vocab]`` for tokens ``[B, n]`` at positions ``start .. start + n``; entry i
+        scores the frame token at position ``start + i + 1``. With a cache, ``start`` must equal its length."""
+        if start + tokens.shape[1] > self.layout.length:
+            raise ValueError(
+                f"positions up to {start + tokens.shape[1]} exceed the window ({self.layout.length})"
+            )
+        if cache is not None and cache.length != start:
+            raise ValueError(f"the cache holds {cache.length} positions, the tokens start at {start}")
+        x = self.dropout(self.embed(tokens, start, times))
+        for layer, block in enumerate(self.blocks):
+            x = block(x, cache, layer)
+        if cache is not None:
+            cache.advance(tokens.shape[1])
+        return self.head(self.norm(x))
+
+
+def next_token_loss(logits: torch.Tensor, sequence: torch.Tensor, layout: SequenceLayout) -> torch.Tensor:
+    """Eq. 8: cross-entropy of each frame token given all preceding tokens (L-1 predictions), masked to
+    the positions that hold frame tokens: condition tokens are read, never predicted.
+
+    logits ``[B, L, V]`` from ``VideoTransformer(sequence)``; sequence ``[B, L]``.
+    """
+    predicted = layout.predicted[1:].to(sequence.device)  # [L-1]: targets at positions 1..L-1
+    scores = logits[:, :-1][:, predicted]  # [B, P, V]
+    targets = sequence[:, 1:][:, predicted]  # [B, P]
+    return F.cross_entropy(scores.reshape(-1, scores.shape[-1]), targets.reshape(-1))
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, std=0.02)

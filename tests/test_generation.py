@@ -1,0 +1,80 @@
+"""Sampling frame tokens: filters, per-sample seeds, the sliding window, cache == recompute."""
+
+import pytest
+import torch
+
+from ccvs_core import InputError, Slot
+from ccvs_core.config import TransformerConfig, preset
+from ccvs_core.generation import SamplingConfig, filter_logits, generate_frame_tokens, sample_tokens
+from ccvs_core.models.transformer import VideoTransformer
+from ccvs_core.sequence import SequenceLayout
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    layout = SequenceLayout((2, 2), 3, [("state", Slot("frame", 1, 4)), ("class", Slot("video", 1, 3))])
+    return VideoTransformer(preset(TransformerConfig, "tiny", window=3), layout, frame_vocab=9).eval()
+
+
+def conditions(frames, batch=2):
+    return {
+        "state": {"tokens": torch.arange(frames).remainder(4).view(1, frames, 1).repeat(batch, 1, 1)},
+        "class": {"tokens": torch.ones(batch, 1, dtype=torch.long)},
+    }
+
+
+def seeds(*values):
+    return [torch.Generator().manual_seed(v) for v in values]
+
+
+def test_filters():
+    logits = torch.tensor([[1.0, 4.0, 3.0, 2.0]])
+    assert torch.isinf(filter_logits(logits, 2, None)).tolist() == [[True, False, False, True]]
+    kept = filter_logits(torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]])), None, 0.7)
+    assert torch.isfinite(kept).tolist() == [[True, True, False, False]]
+    greedy = sample_tokens(logits, SamplingConfig(greedy=True), seeds(0))
+    assert greedy.tolist() == [1]
+    top1 = [sample_tokens(logits, SamplingConfig(top_k=1), seeds(s)).item() for s in range(5)]
+    assert top1 == [1] * 5
+
+
+def test_the_sliding_window_makes_more_frames_than_the_model_saw(model):
+    context = torch.randint(0, 9, (2, 1, 2, 2))
+    frames = generate_frame_tokens(model, context, conditions(7), 7, SamplingConfig(top_k=5), seeds(1, 2))
+    assert frames.shape == (2, 7, 2, 2) and torch.equal(frames[:, :1], context)
+    assert frames.min() >= 0 and frames.max() < 9
+
+
+def test_same_seed_same_tokens_other_seed_other_tokens(model):
+    context = torch.randint(0, 9, (2, 1, 2, 2))
+    run = lambda g: generate_frame_tokens(model, context, conditions(5), 5, SamplingConfig(), g)  # noqa: E731
+    assert torch.equal(run(seeds(1, 2)), run(seeds(1, 2)))
+    assert not torch.equal(run(seeds(1, 2)), run(seeds(3, 4)))
+    # a sample depends on its own seed only, not on the rest of its batch
+    assert torch.equal(run(seeds(1, 2))[0], run(seeds(1, 7))[0])
+
+
+def test_cached_sampling_equals_recomputing_the_prefix(model):
+    """Top-k with the same seeds: the generator's cached sampling against a plain loop that runs the
+    whole prefix through the model for every token (no cache)."""
+    context = torch.randint(0, 9, (2, 1, 2, 2))
+    config, cond = SamplingConfig(top_k=4), conditions(3)
+    cached = generate_frame_tokens(model, context, cond, 3, config, seeds(5, 6))
+    layout, generators = model.layout, seeds(5, 6)
+    frames = torch.zeros(2, 3, 2, 2, dtype=torch.long)
+    frames[:, 0] = context[:, 0]
+    sequence = layout.join(frames, cond)
+    for t in (1, 2):
+        start = layout.frame_tokens_start(t)
+        for position in range(start, start + 4):
+            sequence[:, position] = sample_tokens(model(sequence[:, :position])[:, -1], config, generators)
+    assert torch.equal(layout.split(sequence)[0], cached)
+
+
+def test_bad_requests(model):
+    context = torch.randint(0, 9, (2, 1, 2, 2))
+    with pytest.raises(InputError, match=r"one torch\.Generator per sample"):
+        generate_frame_tokens(model, context, conditions(4), 4, SamplingConfig(), seeds(1))
+    with pytest.raises(InputError, match="covers 4 frames, the video has 6"):
+        generate_frame_tokens(model, context, conditions(4), 6, SamplingConfig(), seeds(1, 2))

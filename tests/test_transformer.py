@@ -1,0 +1,101 @@
+"""The transformer T: causality, the key/value cache, the spatio-temporal embeddings, Eq. 8."""
+
+import pytest
+import torch
+
+from ccvs_core import Slot
+from ccvs_core.config import TransformerConfig, preset
+from ccvs_core.models.transformer import VideoTransformer, next_token_loss
+from ccvs_core.sequence import SequenceLayout
+
+SLOTS = [("class", Slot("video", 1, 5)), ("state", Slot("frame", 2, 16))]
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    layout = SequenceLayout((2, 3), 3, SLOTS)
+    return VideoTransformer(preset(TransformerConfig, "tiny", window=3), layout, frame_vocab=11).eval()
+
+
+def random_sequence(model, batch=2, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    layout = model.layout
+    frames = torch.randint(
+        0, model.frame_vocab, (batch, layout.num_frames, *layout.grid), generator=generator
+    )
+    conditions = {
+        "class": {"tokens": torch.randint(0, 5, (batch, 1), generator=generator)},
+        "state": {"tokens": torch.randint(0, 16, (batch, layout.num_frames, 2), generator=generator)},
+    }
+    return layout.join(frames, conditions)
+
+
+def test_logits_cover_the_frame_vocabulary(model):
+    sequence = random_sequence(model)
+    assert model(sequence).shape == (2, model.layout.length, 11)
+
+
+@pytest.mark.parametrize("backend", ["sdpa", "naive"])
+def test_changing_a_later_token_never_changes_an_earlier_logit(model, backend):
+    model.config = model.config.replace(attention=backend)
+    for block in model.blocks:
+        block.attn.backend = backend
+    sequence = random_sequence(model)
+    logits = model(sequence)
+    for position in (5, 11, model.layout.length - 1):
+        changed = sequence.clone()
+        slot = model.layout.slots[int(model.layout.slot_ids[position])]
+        changed[:, position] = (changed[:, position] + 1) % (slot.vocab_size or model.frame_vocab)
+        other = model(changed)
+        assert torch.allclose(other[:, :position], logits[:, :position], atol=1e-6)
+        assert not torch.allclose(other[:, position:], logits[:, position:])
+
+
+def test_cache_gives_the_same_logits_as_recomputing(model):
+    sequence = random_sequence(model)
+    full = model(sequence)
+    cache = model.new_cache(batch=2)
+    steps = [model(sequence[:, :4], 0, cache)]  # a prefix at once, then one token at a time
+    for position in range(4, model.layout.length):
+        steps.append(model(sequence[:, position : position + 1], position, cache))
+    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
+    with pytest.raises(ValueError, match="the cache holds"):
+        model(sequence[:, :1], 0, cache)
+
+
+def test_greedy_decoding_with_the_cache_matches_recomputation(model):
+    sequence = random_sequence(model)
+    start = model.layout.frame_tokens_start(1)  # decode from frame 1's first token on
+    is_frame = model.layout.predicted
+    recomputed, cached = sequence.clone(), sequence.clone()
+    for position in range(start, model.layout.length):
+        if is_frame[position]:  # the whole prefix again, as the authors' sampler does
+            recomputed[:, position] = model(recomputed[:, :position])[:, -1].argmax(-1)
+    cache = model.new_cache(batch=2)
+    scores = model(cached[:, :start], 0, cache)[:, -1]
+    for position in range(start, model.layout.length):
+        if is_frame[position]:
+            cached[:, position] = scores.argmax(-1)
+        scores = model(cached[:, position : position + 1], position, cache)[:, -1]  # one position per step
+    assert torch.equal(recomputed, cached)
+    assert not torch.equal(cached, sequence)  # something was decoded
+
+
+def test_loss_ignores_condition_tokens(model):
+    sequence = random_sequence(model)
+    logits = model(sequence).detach().requires_grad_(True)
+    next_token_loss(logits, sequence, model.layout).backward()
+    targets_are_frames = torch.zeros(model.layout.length, dtype=torch.bool)
+    targets_are_frames[:-1] = model.layout.predicted[1:]
+    assert logits.grad[:, ~targets_are_frames].abs().sum() == 0
+    assert logits.grad[:, targets_are_frames].abs().sum() > 0
+
+
+def test_each_slot_has_its_own_vocabulary_rows(model):
+    offsets = model.token_offset
+    layout = model.layout
+    assert offsets[layout.positions("frame")].unique().tolist() == [0]
+    assert offsets[layout.positions("class.tokens")].unique().tolist() == [11]
+    assert offsets[layout.positions("state.tokens")].unique().tolist() == [16]
+    assert model.token.num_embeddings == 11 + 5 + 16
