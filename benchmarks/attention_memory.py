@@ -23,30 +23,36 @@ from rich.console import Console
 from rich.table import Table
 
 HEADS, DIM = 8, 64
-CHILD = """
+CHILD = f"""
 import json, resource, sys, time, torch
 from ccvs_core.models.attention import attention
 backend, length = sys.argv[1], int(sys.argv[2])
 torch.manual_seed(0)
-q, k, v = (torch.randn(1, {heads}, length, {dim}, requires_grad=True) for _ in range(3))
+q, k, v = (torch.randn(1, {HEADS}, length, {DIM}, requires_grad=True) for _ in range(3))
 start = time.perf_counter()
 if backend != "none":
     attention(q, k, v, backend).sum().backward()
 seconds = time.perf_counter() - start
 print(json.dumps({{"seconds": seconds, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}))
-""".format(heads=HEADS, dim=DIM)
+"""
 
 
 def measure(backend: str, length: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, backend, str(length)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, backend, str(length)], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 2048, 4096, 8192])
     args = parser.parse_args()
-    table = Table(title=f"causal attention, 1 x {HEADS} heads x {DIM} channels, forward + backward, float32 CPU")
+    table = Table(
+        title=f"causal attention, 1 x {HEADS} heads x {DIM} channels, forward + backward, float32 CPU"
+    )
     for column in ("length", "sdpa MB", "naive MB", "sdpa / naive", "sdpa s", "naive s"):
         table.add_column(column, justify="right")
     for length in args.lengths:

@@ -91,7 +91,9 @@ def whole_video(per_step: dict[int, float], length: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     args = parser.parse_args()
     repeats = 2 if args.quick else 5
@@ -102,8 +104,17 @@ def main() -> None:
     cached = {n: cached_step(model, n, 1, repeats) for n in PREFIXES}
     recomputed = {n: recomputed_step(model, n, max(1, repeats // 2)) for n in PREFIXES}
     bytes_per_second = bandwidth()
-    table = Table(title=f"paper preset: {params / 1e6:.0f}M parameters, batch 1, {torch.get_num_threads()} threads")
-    for column in ("prefix", "cached step", "recomputed step", "speed-up", "bound (weights + cache)", "of bound"):
+    table = Table(
+        title=f"paper preset: {params / 1e6:.0f}M parameters, batch 1, {torch.get_num_threads()} threads"
+    )
+    for column in (
+        "prefix",
+        "cached step",
+        "recomputed step",
+        "speed-up",
+        "bound (weights + cache)",
+        "of bound",
+    ):
         table.add_column(column, justify="right")
     for n in PREFIXES:
         moved = params * 4 + 2 * c.layers * n * c.width * 4  # weights, then keys and values of n positions
