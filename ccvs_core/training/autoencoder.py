@@ -119,7 +119,7 @@ class AutoencoderTrainer:
         latest = self.checkpoints.latest()
         if latest is not None:
             self._resume(latest)
-        elif self.main:
+        if self.main:  # plan_run checked that a resumed run changes only what may change (its steps, ...)
             run.to_json(self.out / RUN_FILE)
 
     # the loop -------------------------------------------------------------------------------------
