@@ -117,6 +117,21 @@ class AutoencoderTrainingConfig(Config):
     seed: int = attrs.field(default=0, validator=at_least(0))
 
 
+@attrs.frozen(kw_only=True)
+class TransformerTrainingConfig(Config):
+    """How ``ccvs train transformer`` trains T on the frozen autoencoder's tokens (Sec. 3.3)."""
+
+    batch_size: int = attrs.field(default=8, validator=at_least(1))
+    steps: int = attrs.field(default=20000, validator=at_least(1))
+    lr: float = attrs.field(default=3e-4, validator=greater_than(0))  # AdamW (the paper: 1e-5 at 24 layers)
+    weight_decay: float = attrs.field(default=0.01, validator=at_least(0))
+    warmup: int = attrs.field(default=500, validator=at_least(0))  # linear warm-up steps, then cosine decay
+    grad_clip: float = attrs.field(default=1.0, validator=greater_than(0))
+    checkpoint_every: int = attrs.field(default=1000, validator=at_least(1))
+    sample_every: int = attrs.field(default=1000, validator=at_least(1))
+    seed: int = attrs.field(default=0, validator=at_least(0))
+
+
 PRESETS: dict[type[Config], dict[str, dict[str, Any]]] = {
     AutoencoderConfig: {
         # seconds on a CPU: 16x16 frames -> 4x4 tokens
@@ -141,6 +156,11 @@ PRESETS: dict[type[Config], dict[str, dict[str, Any]]] = {
         "toyworld": {},
         # the authors' released settings: 24 layers, 16 heads, width 1024, 16 frames of 64 tokens
         "paper": {"layers": 24, "heads": 16, "width": 1024, "window": 16},
+    },
+    TransformerTrainingConfig: {
+        "tiny": {"batch_size": 2, "steps": 4, "warmup": 1, "checkpoint_every": 2, "sample_every": 2},
+        "toyworld": {},
+        "paper": {"lr": 1e-5, "steps": 300000},
     },
     AutoencoderTrainingConfig: {
         "tiny": {

@@ -75,6 +75,14 @@ def _channels(text: str | None) -> tuple[int, ...] | None:
         raise InputError("--channels", f"must be integers separated by commas, got {text!r}") from None
 
 
+def pick_device(requested: str | None) -> str:
+    """--device, or cuda when available; asking for cuda without a CUDA device is an InputError."""
+    device = requested or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device", f"{device} was asked for but no CUDA device is available")
+    return device
+
+
 def run(args: argparse.Namespace) -> int:
     overrides = {
         "training": {
@@ -89,10 +97,7 @@ def run(args: argparse.Namespace) -> int:
         },
     }  # fmt: skip
     config = plan_run(args.out, args.preset, overrides)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device", f"{device} was asked for but no CUDA device is available")
-    trainer = AutoencoderTrainer(config, args.data, args.out, device=device)
+    trainer = AutoencoderTrainer(config, args.data, args.out, device=pick_device(args.device))
     export = trainer.fit()
     out.print(f"trained to step {trainer.step}; EMA autoencoder exported to {export}")
     return 0

@@ -10,31 +10,34 @@ import torch
 
 from ccvs_core.atomic import atomic_path
 from ccvs_core.config import AutoencoderConfig
+from ccvs_core.config_base import Config
 from ccvs_core.errors import CheckpointError
 from ccvs_core.models.autoencoder import FlowAutoencoder
 from ccvs_core.weights import load_json, load_module, load_tensors, save_tensors
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-FORMAT = "ccvs-autoencoder"
 
 
-def export_autoencoder(model: FlowAutoencoder, folder: str | os.PathLike, extra: dict | None = None) -> Path:
-    """Write ``folder/config.json`` and ``folder/model.safetensors`` (keys ``autoencoder.*``), atomically."""
+def export_module(
+    module: torch.nn.Module, name: str, config: Config, folder: str | os.PathLike, extra: dict | None = None
+) -> Path:
+    """Write ``folder/config.json`` (``{name: config, **extra}``) and ``folder/model.safetensors`` (keys
+    ``<name>.*``); the folder appears complete or not at all."""
     from ccvs_core import __version__
 
     folder = Path(folder)
     with atomic_path(folder, directory=True) as tmp:
-        config = {
-            "format": FORMAT,
-            "ccvs_core": __version__,
-            "autoencoder": model.config.to_dict(),
-            **(extra or {}),
-        }
-        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        tensors = {f"autoencoder.{k}": v for k, v in model.state_dict().items()}
-        save_tensors(tmp / WEIGHTS_FILE, tensors, metadata={"format": FORMAT})
+        data = {"format": f"ccvs-{name}", "ccvs_core": __version__, name: config.to_dict(), **(extra or {})}
+        (tmp / CONFIG_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tensors = {f"{name}.{k}": v for k, v in module.state_dict().items()}
+        save_tensors(tmp / WEIGHTS_FILE, tensors, metadata={"format": f"ccvs-{name}"})
     return folder
+
+
+def export_autoencoder(model: FlowAutoencoder, folder: str | os.PathLike, extra: dict | None = None) -> Path:
+    """The autoencoder as ``folder/config.json`` + ``folder/model.safetensors`` (keys ``autoencoder.*``)."""
+    return export_module(model, "autoencoder", model.config, folder, extra)
 
 
 def load_autoencoder(folder: str | os.PathLike, device: str | torch.device = "cpu") -> FlowAutoencoder:

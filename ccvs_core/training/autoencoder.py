@@ -8,7 +8,6 @@ writes or shows anything, and the data sampler splits draws between ranks.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import torch
 from ccvs_core.config import AutoencoderConfig, AutoencoderTrainingConfig, DiscriminatorConfig, preset
 from ccvs_core.config_base import Config
 from ccvs_core.console import console, progress_bar
-from ccvs_core.data.clips import ClipDataset
+from ccvs_core.data.clips import ClipDataset, first_clips
 from ccvs_core.errors import CheckpointError, ConfigError, InputError
 from ccvs_core.models.autoencoder import FlowAutoencoder
 from ccvs_core.models.discriminators import ImageDiscriminator, TemporalDiscriminator
@@ -34,6 +33,7 @@ from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, opt
 from ccvs_core.training.ema import EMA
 from ccvs_core.training.losses import total_loss
 from ccvs_core.training.perceptual import VGGFeatures
+from ccvs_core.training.run_log import append_log, truncate_log
 from ccvs_core.training.sampler import DrawSampler
 from ccvs_core.weights import load_module
 
@@ -115,7 +115,10 @@ class AutoencoderTrainer:
         self.clips = ClipDataset(
             data, num_frames=cfg.clip_frames, size=cfg.size, split="train", seed=cfg.seed
         )
-        self.sample_clips = _sample_clips(data, cfg.size)
+        try:  # 8-frame sample videos, or clips as long as training's when the videos are shorter
+            self.sample_clips = first_clips(data, 8, (cfg.size, cfg.size))
+        except InputError:
+            self.sample_clips = first_clips(data, cfg.clip_frames, (cfg.size, cfg.size))
         latest = self.checkpoints.latest()
         if latest is not None:
             self._resume(latest)
@@ -142,8 +145,8 @@ class AutoencoderTrainer:
                 stats = self.train_step({k: v.to(self.device) for k, v in batch.items()})
                 self.step += 1
                 bar.update(task, advance=1, status=_status(stats))
-                if self.main and self.step % 10 == 0:
-                    _append_log(self.out / "log.jsonl", {"step": self.step, **stats})
+                if self.main and (self.step % 10 == 0 or self.step == cfg.steps):
+                    append_log(self.out / "log.jsonl", {"step": self.step, **stats})
                 if self.step % cfg.sample_every == 0 and self.main:
                     write_samples(self.ema.model, self.sample_clips, self.out / "samples", self.step)
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
@@ -223,7 +226,8 @@ class AutoencoderTrainer:
         }
         state = {"run": self.run.to_dict(), "opt_g": g_info, "opt_d": d_info}
         self.checkpoints.save(self.step, parts, state)
-        export_autoencoder(self.ema.model, self.out / EXPORT_DIR, extra={"step": self.step})
+        extra = {"step": self.step, "frame_size": [self.run.training.size] * 2}
+        export_autoencoder(self.ema.model, self.out / EXPORT_DIR, extra=extra)
 
     def _resume(self, path: Path) -> None:
         parts, state = self.checkpoints.load(path)
@@ -244,34 +248,10 @@ class AutoencoderTrainer:
         self.step = state["step"]
         self.ema.updates = self.step  # one EMA update per step
         if self.main:
-            _truncate_log(self.out / "log.jsonl", self.step)
+            truncate_log(self.out / "log.jsonl", self.step)
             console.print(f"resuming from {path} (step {self.step})")
-
-
-def _sample_clips(data: str | os.PathLike, size: int) -> ClipDataset:
-    """The fixed clips the sample grids show: the validation split, else the training split."""
-    for split in ("val", "train"):
-        try:
-            return ClipDataset(data, num_frames=8, size=size, split=split, crop="first")
-        except InputError:  # no such split, or its videos are too short: try the next
-            continue
-    return ClipDataset(data, num_frames=2, size=size, split=None, crop="first")
 
 
 def _status(stats: dict[str, float]) -> str:
     keys = ("total", "reconstruction", "quantization", "contextual", "adversarial", "usage")
     return " ".join(f"{k[:5]}={stats[k]:.3f}" for k in keys if k in stats)
-
-
-def _append_log(path: Path, record: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as log:
-        log.write(json.dumps(record) + "\n")
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log records past ``step`` (written after the checkpoint a resumed run restarts from)."""
-    if path.is_file():
-        lines = path.read_text(encoding="utf-8").splitlines()
-        kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
-        path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")

@@ -1,0 +1,75 @@
+"""``ccvs train transformer``: stage 2, the transformer over the frozen autoencoder's tokens."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ccvs_core.commands.train_autoencoder import pick_device
+from ccvs_core.console import out
+from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
+
+DESCRIPTION = """\
+Train the second stage of CCVS (paper Sec. 3.3): the GPT-style transformer T that predicts the
+tokens of future frames. The autoencoder exported by `ccvs train autoencoder` (--autoencoder, the
+RUN/autoencoder folder) is frozen: every training video is tokenized once (cached in
+OUT/tokens/), windows of --window frames are cut at random, and T learns the next-token
+cross-entropy of Eq. 8 on frame tokens (condition tokens are read, not predicted). AdamW with a
+linear warm-up and a cosine decay, gradient clipping.
+
+OUT receives run.json, checkpoints/step-XXXXXXXX/ (safetensors + JSON, the last three kept),
+samples/ (rows: real clips, then videos predicted from their first frame and decoded by the
+autoencoder with its flow module), log.jsonl, and transformer/ (config.json + model.safetensors),
+refreshed at every checkpoint. Run the same command again to resume from the latest checkpoint;
+only --steps, --checkpoint-every and --sample-every may change between runs.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "transformer",
+        help="train the transformer on the autoencoder's tokens (stage 2)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--data", required=True, type=Path, metavar="DIR", help="dataset folder (train split)"
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="run folder (resumed if it exists)"
+    )
+    parser.add_argument("--autoencoder", type=Path, metavar="DIR", help="exported stage-1 autoencoder folder")
+    parser.add_argument("--preset", choices=("tiny", "toyworld", "paper"), help="sizes (default: toyworld)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    train = parser.add_argument_group("training")
+    train.add_argument("--steps", type=int, help="total optimisation steps")
+    train.add_argument("--batch-size", type=int, help="windows per step")
+    train.add_argument("--lr", type=float, help="peak AdamW learning rate")
+    train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
+    train.add_argument("--sample-every", type=int, help="steps between sample pictures")
+    train.add_argument("--seed", type=int, help="random seed")
+    model = parser.add_argument_group("model")
+    model.add_argument("--window", type=int, help="frames N in the sequence")
+    model.add_argument("--layers", type=int, help="transformer blocks")
+    model.add_argument("--heads", type=int, help="attention heads")
+    model.add_argument("--width", type=int, help="embedding width D")
+    model.add_argument("--attention", choices=("auto", "sdpa", "xformers", "naive"), help="attention backend")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = {
+        "training": {
+            "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+            "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every,
+        },
+        "transformer": {
+            "window": args.window, "layers": args.layers, "heads": args.heads, "width": args.width,
+            "attention": args.attention,
+        },
+    }  # fmt: skip
+    config = plan_transformer_run(args.out, args.autoencoder, args.preset, overrides)
+    trainer = TransformerTrainer(config, args.data, args.out, device=pick_device(args.device))
+    export = trainer.fit()
+    out.print(f"trained to step {trainer.step}; transformer exported to {export}")
+    return 0

@@ -1,0 +1,247 @@
+"""The second-stage trainer: the transformer T on the frozen autoencoder's tokens (``ccvs train transformer``).
+
+Every training video is tokenized once by the exported stage-1 autoencoder (E and Q frozen; the tokens
+are cached on disk), windows of N frames are cut at random, and T learns Eq. 8. AdamW with a linear
+warm-up and a cosine decay, gradient clipping, checkpoints every N steps (atomic, resumable, as in
+stage 1), and sample grids of predicted videos: the first real frame as context, the following
+frames sampled (top-k) and decoded by the autoencoder with the flow module.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import attrs
+import torch
+
+from ccvs_core.config import TransformerConfig, TransformerTrainingConfig, preset
+from ccvs_core.config_base import Config
+from ccvs_core.console import console, progress_bar
+from ccvs_core.data.clips import ClipDataset, first_clips
+from ccvs_core.errors import CheckpointError, ConfigError, InputError
+from ccvs_core.generation import SamplingConfig, generate_frame_tokens
+from ccvs_core.media import make_grid, write_image
+from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
+from ccvs_core.models.io import WEIGHTS_FILE, export_module, load_autoencoder
+from ccvs_core.models.transformer import VideoTransformer, next_token_loss
+from ccvs_core.sequence import SequenceLayout
+from ccvs_core.training import distributed
+from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
+from ccvs_core.training.run_log import append_log, truncate_log
+from ccvs_core.training.sampler import DrawSampler
+from ccvs_core.training.token_cache import video_tokens
+from ccvs_core.training.transformer_data import TokenClips
+from ccvs_core.weights import load_json, load_module
+
+RUN_FILE = "run.json"
+EXPORT_DIR = "transformer"
+RESUMABLE = {"steps", "checkpoint_every", "sample_every"}
+SAMPLE_VIDEOS = 4
+
+
+@attrs.frozen(kw_only=True)
+class TransformerRunConfig(Config):
+    """Everything a stage-2 run depends on, saved as ``OUT/run.json``."""
+
+    autoencoder: str  # folder of the exported stage-1 autoencoder
+    frame_size: tuple[int, int]  # (height, width) of the frames it was trained on
+    transformer: TransformerConfig = attrs.Factory(TransformerConfig)
+    training: TransformerTrainingConfig = attrs.Factory(TransformerTrainingConfig)
+
+
+def plan_transformer_run(
+    out: str | os.PathLike, autoencoder: str | os.PathLike | None, preset_name: str | None, overrides: dict
+) -> TransformerRunConfig:
+    """The run config for ``out``: the saved one when resuming (only RESUMABLE training fields may
+    change), else preset ``preset_name`` (default "toyworld") for the autoencoder in ``autoencoder``."""
+    saved_path = Path(out) / RUN_FILE
+    saved = TransformerRunConfig.from_json(saved_path) if saved_path.is_file() else None
+    if saved is None and autoencoder is None:
+        raise InputError("--autoencoder", "is required to start a run (the folder stage 1 exported)")
+    if saved is not None and preset_name is None:
+        base = saved
+    else:
+        name = preset_name or "toyworld"
+        folder = str(autoencoder if autoencoder is not None else saved.autoencoder)
+        info = load_json(Path(folder) / "config.json")
+        if "frame_size" not in info:
+            raise CheckpointError(
+                Path(folder) / "config.json",
+                "has no 'frame_size' (export it again with ccvs train autoencoder)",
+            )
+        base = TransformerRunConfig(
+            autoencoder=folder,
+            frame_size=tuple(info["frame_size"]),
+            transformer=preset(TransformerConfig, name),
+            training=preset(TransformerTrainingConfig, name),
+        )
+    run = attrs.evolve(
+        base,
+        transformer=base.transformer.replace(**overrides.get("transformer", {})),
+        training=base.training.replace(**overrides.get("training", {})),
+    )
+    if autoencoder is not None:
+        run = attrs.evolve(run, autoencoder=str(autoencoder))
+    if saved is not None:
+        old, new = _flat(saved.to_dict()), _flat(run.to_dict())
+        changed = [k for k in old if old[k] != new[k] and k.removeprefix("training.") not in RESUMABLE]
+        if changed:
+            raise ConfigError(
+                f"--out {out}",
+                f"holds a run started with {changed[0]} = {old[changed[0]]!r}, not {new[changed[0]]!r}",
+                "resume with the same settings (only --steps, --checkpoint-every and --sample-every may "
+                "change), or choose another --out",
+            )
+    return run
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    """{"training": {"lr": 1}} -> {"training.lr": 1}."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+class TransformerTrainer:
+    def __init__(self, run: TransformerRunConfig, data: str | os.PathLike, out: str | os.PathLike, device: str = "cpu", progress: bool = True):  # fmt: skip
+        self.run, self.out, self.device = run, Path(out), torch.device(device)
+        cfg = run.training
+        self.main = distributed.is_main()
+        self.progress = progress and self.main
+        self.autoencoder = load_autoencoder(run.autoencoder, self.device).requires_grad_(False)
+        grid = self.autoencoder.config.token_grid(run.frame_size)
+        self.layout = SequenceLayout(grid, run.transformer.window)
+        torch.manual_seed(cfg.seed)
+        self.model = VideoTransformer(run.transformer, self.layout, self.autoencoder.config.codebook_size).to(
+            self.device
+        )
+        self.optimizer = torch.optim.AdamW(
+            _param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95)
+        )
+        self.sampling = torch.Generator().manual_seed(cfg.seed + 1)
+        self.step = 0
+        self.checkpoints = CheckpointManager(self.out / "checkpoints")
+        window = run.transformer.window
+        clips = ClipDataset(data, num_frames=window, size=run.frame_size, split="train", crop="first")
+        weights = Path(run.autoencoder) / WEIGHTS_FILE
+        self.tokens = video_tokens(
+            self.autoencoder, weights, clips, self.out / "tokens" / "train.safetensors", self.progress
+        )
+        self.sample_clips = first_clips(data, window, run.frame_size)
+        latest = self.checkpoints.latest()
+        if latest is not None:
+            self._resume(latest)
+        if self.main:
+            run.to_json(self.out / RUN_FILE)
+
+    def lr_at(self, step: int) -> float:
+        """Linear warm-up to ``lr``, then a cosine decay to a tenth of it at the last step."""
+        cfg = self.run.training
+        if step < cfg.warmup:
+            return cfg.lr * (step + 1) / cfg.warmup
+        progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+        return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+    def fit(self) -> Path:
+        cfg = self.run.training
+        dataset = TokenClips(self.tokens, self.run.transformer.window, cfg.seed)
+        start = self.step * cfg.batch_size * distributed.world_size()
+        sampler = DrawSampler(len(dataset), cfg.seed, start, distributed.rank(), distributed.world_size())
+        loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler)
+        with progress_bar(disable=not self.progress) as bar:
+            task = bar.add_task("transformer", total=cfg.steps, completed=self.step, status="")
+            for frames in loader:
+                if self.step >= cfg.steps:
+                    break
+                stats = self.train_step(frames.to(self.device))
+                self.step += 1
+                bar.update(task, advance=1, status=f"loss={stats['loss']:.3f} lr={stats['lr']:.2e}")
+                if self.main and (self.step % 10 == 0 or self.step == cfg.steps):
+                    append_log(self.out / "log.jsonl", {"step": self.step, **stats})
+                if self.step % cfg.sample_every == 0 and self.main:
+                    self.write_samples()
+                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                    self.save()
+        return self.out / EXPORT_DIR
+
+    def train_step(self, frames: torch.Tensor) -> dict[str, float]:
+        """frames: tokens ``[B, N, h, w]``."""
+        cfg = self.run.training
+        lr = self.lr_at(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        sequence = self.layout.join(frames, {})
+        loss = next_token_loss(self.model(sequence), sequence, self.layout)  # Eq. 8
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        return {"loss": float(loss.detach()), "lr": lr, "grad_norm": float(norm)}
+
+    @torch.no_grad()
+    def write_samples(self) -> Path:
+        """Rows alternate real clips and predictions from their first frame (top-k 100, then decoded
+        with the flow module over the last ``max_contexts`` frames)."""
+        self.model.eval()
+        count = min(SAMPLE_VIDEOS, len(self.sample_clips))
+        real = torch.stack([frames_to_tensor(self.sample_clips[i].frames) for i in range(count)]).to(
+            self.device
+        )
+        tokens = self.autoencoder.tokenize(real[:, 0]).unsqueeze(1)  # [S, 1, h, w]
+        generators = [
+            torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,), generator=self.sampling)))
+            for _ in range(count)
+        ]
+        frames = generate_frame_tokens(self.model, tokens, {}, real.shape[1], SamplingConfig(), generators)
+        video = self.autoencoder.decode_video(frames, real[:, :1])
+        rows = torch.stack([real, video], dim=1).flatten(0, 1)
+        path = self.out / "samples" / f"step-{self.step:08d}-prediction.png"
+        write_image(path, make_grid(tensor_to_frames(rows).cpu().numpy()))
+        return path
+
+    def save(self) -> None:
+        if not self.main:
+            return
+        tensors, info = optimizer_tensors(self.optimizer)
+        parts = {
+            "model": self.model.state_dict(),
+            "optimizer": tensors,
+            "rng": {"torch": torch.get_rng_state(), "sampling": self.sampling.get_state()},
+        }
+        self.checkpoints.save(self.step, parts, {"run": self.run.to_dict(), "optimizer": info})
+        export_module(
+            self.model, "transformer", self.run.transformer, self.out / EXPORT_DIR, {"step": self.step}
+        )
+
+    def _resume(self, path: Path) -> None:
+        parts, state = self.checkpoints.load(path)
+        for name in ("model", "optimizer", "rng"):
+            if name not in parts:
+                raise CheckpointError(
+                    path / f"{name}.safetensors", "file not found (an incomplete checkpoint?)"
+                )
+        load_module(self.model, parts["model"], path / "model.safetensors")
+        load_optimizer(
+            self.optimizer, parts["optimizer"], state["optimizer"], str(path / "optimizer.safetensors")
+        )
+        torch.set_rng_state(parts["rng"]["torch"])
+        self.sampling.set_state(parts["rng"]["sampling"])
+        self.step = state["step"]
+        if self.main:
+            truncate_log(self.out / "log.jsonl", self.step)
+            console.print(f"resuming from {path} (step {self.step})")
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on the matrices of linear layers only (not on biases, norms or embeddings)."""
+    decay = [p for m in model.modules() if isinstance(m, torch.nn.Linear) for p in [m.weight]]
+    ids = {id(p) for p in decay}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]

@@ -1,0 +1,70 @@
+"""``ccvs train transformer`` end to end on tiny models: tokens cached once, samples, export, exact resume."""
+
+import json
+
+import pytest
+import torch
+
+from ccvs_core.cli import main
+from ccvs_core.data.toyworld import ToyworldConfig, generate_toyworld
+from ccvs_core.errors import ConfigError, InputError
+from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
+from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
+from ccvs_core.weights import load_tensors
+
+
+@pytest.fixture(scope="module")
+def stage1(tmp_path_factory):
+    """A tiny toyworld and a tiny autoencoder exported after two steps."""
+    root = tmp_path_factory.mktemp("stage1")
+    data = root / "toyworld"
+    generate_toyworld(ToyworldConfig(videos=10, frames=6, size=32, seed=5), data, workers=1, progress=False)
+    run = plan_run(root / "ae", "tiny", {"training": {"steps": 2}})
+    AutoencoderTrainer(run, data, root / "ae", progress=False).fit()
+    return data, root / "ae" / "autoencoder"
+
+
+def train(stage1, out, steps):
+    data, autoencoder = stage1
+    run = plan_transformer_run(out, autoencoder, "tiny", {"training": {"steps": steps}})
+    trainer = TransformerTrainer(run, data, out, progress=False)
+    trainer.fit()
+    return trainer
+
+
+def test_stage2_trains_writes_samples_and_exports(stage1, tmp_path):
+    out = tmp_path / "t"
+    trainer = train(stage1, out, steps=4)
+    assert trainer.step == 4 and trainer.layout.grid == (4, 4)
+    assert (out / "samples" / "step-00000004-prediction.png").is_file()
+    config = json.loads((out / "transformer" / "config.json").read_text())
+    assert config["transformer"]["layers"] == 2 and config["step"] == 4
+    tokens = load_tensors(out / "tokens" / "train.safetensors")
+    assert all(t.dtype == torch.int32 and t.shape[1:] == (4, 4) for t in tokens.values())
+    logged = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert logged[-1]["step"] == 4 and logged[-1]["loss"] > 0
+
+
+def test_stage2_resumes_exactly(stage1, tmp_path):
+    straight = train(stage1, tmp_path / "a", steps=4)
+    train(stage1, tmp_path / "b", steps=2)
+    resumed = train(stage1, tmp_path / "b", steps=4)
+    for (name, a), b in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_stage2_refuses_bad_starts(stage1, tmp_path):
+    with pytest.raises(InputError, match="--autoencoder: is required"):
+        plan_transformer_run(tmp_path / "t", None, None, {})
+    train(stage1, tmp_path / "t", steps=2)
+    with pytest.raises(ConfigError, match=r"holds a run started with training\.lr"):
+        plan_transformer_run(tmp_path / "t", None, None, {"training": {"lr": 0.5}})
+
+
+def test_stage2_command_line(stage1, tmp_path, capsys):
+    data, autoencoder = stage1
+    argv = ["train", "transformer", "--data", str(data), "--autoencoder", str(autoencoder)]
+    assert main([*argv, "--out", str(tmp_path / "t"), "--preset", "tiny", "--steps", "2"]) == 0
+    assert "transformer exported to" in capsys.readouterr().out
