@@ -61,3 +61,14 @@ def moving_gradient(num_frames: int, height: int, width: int) -> np.ndarray:
         for t in range(num_frames)
     ]
     return np.stack(frames).astype(np.uint8)
+
+
+def train_transformer(stage1, out, steps):
+    """A tiny stage-2 run on ``stage1`` = (toyworld folder, exported tiny autoencoder); the trainer."""
+    from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
+
+    data, autoencoder = stage1
+    run = plan_transformer_run(out, autoencoder, "tiny", {"training": {"steps": steps}})
+    trainer = TransformerTrainer(run, data, out, progress=False)
+    trainer.fit()
+    return trainer

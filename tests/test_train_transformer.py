@@ -6,35 +6,15 @@ import pytest
 import torch
 
 from ccvs_core.cli import main
-from ccvs_core.data.toyworld import ToyworldConfig, generate_toyworld
 from ccvs_core.errors import ConfigError, InputError
-from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
-from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
+from ccvs_core.training.transformer import plan_transformer_run
 from ccvs_core.weights import load_tensors
-
-
-@pytest.fixture(scope="module")
-def stage1(tmp_path_factory):
-    """A tiny toyworld and a tiny autoencoder exported after two steps."""
-    root = tmp_path_factory.mktemp("stage1")
-    data = root / "toyworld"
-    generate_toyworld(ToyworldConfig(videos=10, frames=6, size=32, seed=5), data, workers=1, progress=False)
-    run = plan_run(root / "ae", "tiny", {"training": {"steps": 2}})
-    AutoencoderTrainer(run, data, root / "ae", progress=False).fit()
-    return data, root / "ae" / "autoencoder"
-
-
-def train(stage1, out, steps):
-    data, autoencoder = stage1
-    run = plan_transformer_run(out, autoencoder, "tiny", {"training": {"steps": steps}})
-    trainer = TransformerTrainer(run, data, out, progress=False)
-    trainer.fit()
-    return trainer
+from tests.helpers import train_transformer
 
 
 def test_stage2_trains_writes_samples_and_exports(stage1, tmp_path):
     out = tmp_path / "t"
-    trainer = train(stage1, out, steps=4)
+    trainer = train_transformer(stage1, out, steps=4)
     assert trainer.step == 4 and trainer.layout.grid == (4, 4)
     assert (out / "samples" / "step-00000004-prediction.png").is_file()
     config = json.loads((out / "transformer" / "config.json").read_text())
@@ -46,9 +26,9 @@ def test_stage2_trains_writes_samples_and_exports(stage1, tmp_path):
 
 
 def test_stage2_resumes_exactly(stage1, tmp_path):
-    straight = train(stage1, tmp_path / "a", steps=4)
-    train(stage1, tmp_path / "b", steps=2)
-    resumed = train(stage1, tmp_path / "b", steps=4)
+    straight = train_transformer(stage1, tmp_path / "a", steps=4)
+    train_transformer(stage1, tmp_path / "b", steps=2)
+    resumed = train_transformer(stage1, tmp_path / "b", steps=4)
     for (name, a), b in zip(
         straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
     ):
@@ -58,7 +38,7 @@ def test_stage2_resumes_exactly(stage1, tmp_path):
 def test_stage2_refuses_bad_starts(stage1, tmp_path):
     with pytest.raises(InputError, match="--autoencoder: is required"):
         plan_transformer_run(tmp_path / "t", None, None, {})
-    train(stage1, tmp_path / "t", steps=2)
+    train_transformer(stage1, tmp_path / "t", steps=2)
     with pytest.raises(ConfigError, match=r"holds a run started with training\.lr"):
         plan_transformer_run(tmp_path / "t", None, None, {"training": {"lr": 0.5}})
 

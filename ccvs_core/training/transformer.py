@@ -26,6 +26,7 @@ from ccvs_core.media import make_grid, write_image
 from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
 from ccvs_core.models.io import WEIGHTS_FILE, export_module, load_autoencoder
 from ccvs_core.models.transformer import VideoTransformer, next_token_loss
+from ccvs_core.pipeline import CCVSPipeline
 from ccvs_core.sequence import SequenceLayout
 from ccvs_core.training import distributed
 from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
@@ -37,6 +38,7 @@ from ccvs_core.weights import load_json, load_module
 
 RUN_FILE = "run.json"
 EXPORT_DIR = "transformer"
+PIPELINE_DIR = "pipeline"  # what ccvs generate --model takes
 RESUMABLE = {"steps", "checkpoint_every", "sample_every"}
 SAMPLE_VIDEOS = 4
 
@@ -134,6 +136,7 @@ class TransformerTrainer:
             self.autoencoder, weights, clips, self.out / "tokens" / "train.safetensors", self.progress
         )
         self.sample_clips = first_clips(data, window, run.frame_size)
+        self.fps = clips.videos[0].meta.fps
         latest = self.checkpoints.latest()
         if latest is not None:
             self._resume(latest)
@@ -219,6 +222,8 @@ class TransformerTrainer:
         export_module(
             self.model, "transformer", self.run.transformer, self.out / EXPORT_DIR, {"step": self.step}
         )
+        pipeline = CCVSPipeline(self.autoencoder, self.model, self.run.frame_size, fps=self.fps)
+        pipeline.save_pretrained(self.out / PIPELINE_DIR)
 
     def _resume(self, path: Path) -> None:
         parts, state = self.checkpoints.load(path)

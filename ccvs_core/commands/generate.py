@@ -1,0 +1,105 @@
+"""``ccvs generate``: videos from a trained pipeline, a context image or video, and conditions."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ccvs_core.commands.train_autoencoder import pick_device
+from ccvs_core.conditions import get_condition
+from ccvs_core.console import out, progress_bar
+from ccvs_core.errors import InputError
+from ccvs_core.generation import SamplingConfig
+from ccvs_core.media import make_grid, make_video_grid, read_frames, write_image, write_video
+from ccvs_core.pipeline import CCVSPipeline
+
+DESCRIPTION = """\
+Make videos with a trained pipeline (the OUT/pipeline folder of `ccvs train transformer`): the
+first --context-frames frames of --context (an image, a video file, a GIF or a folder of frames;
+resized and centre-cropped to the pipeline's frame size) are the real start, the transformer
+samples the tokens of the following frames (top-k, as in the paper), and the autoencoder decodes
+them one by one, with its flow module over the last frames.
+
+--cond NAME:VALUE gives a condition the pipeline was trained with (repeat for several); VALUE is
+read by that condition's plugin (a file, a class name, ...). `ccvs conditions` lists the installed
+ones.
+
+Writes --out (.mp4 or .gif: the samples side by side in every frame) and, next to it, a PNG grid
+(rows: samples, columns: time). --seed N makes sample i with seed N + i: the same seed gives the
+same video.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "generate", help="make videos with a trained pipeline", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument("--model", required=True, type=Path, metavar="DIR", help="pipeline folder")
+    parser.add_argument(
+        "--context", required=True, type=Path, metavar="PATH", help="image, video or frame folder"
+    )
+    parser.add_argument(
+        "--context-frames", type=int, default=1, metavar="M", help="real frames to start from"
+    )
+    parser.add_argument(
+        "--cond", action="append", default=[], metavar="NAME:VALUE", help="a condition (repeatable)"
+    )
+    parser.add_argument(
+        "--frames", type=int, default=16, metavar="T", help="frames per video, context included"
+    )
+    parser.add_argument(
+        "--samples", type=int, default=1, metavar="S", help="videos to make from the same input"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first sample")
+    parser.add_argument("--top-k", type=int, default=100, help="sample among the k most likely tokens")
+    parser.add_argument("--top-p", type=float, help="nucleus sampling threshold (off by default)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature")
+    parser.add_argument("--greedy", action="store_true", help="always take the most likely token")
+    parser.add_argument("--fps", type=float, help="frame rate of the output (default: the pipeline's)")
+    parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="output .mp4 or .gif")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.set_defaults(func=run)
+
+
+def parse_conditions(specs: list[str]) -> dict:
+    """``["audio:drums.wav", ...]`` -> ``{"audio": raw input}``, each VALUE read by its condition's parse."""
+    raw = {}
+    for spec in specs:
+        name, sep, value = spec.partition(":")
+        if not sep or not name:
+            raise InputError(f"--cond {spec}", "must be NAME:VALUE, e.g. --cond audio:drums.wav")
+        if name in raw:
+            raise InputError(f"--cond {spec}", f"condition '{name}' is given twice")
+        raw[name] = get_condition(name)().parse(value)
+    return raw
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.out.suffix.lower() not in (".mp4", ".gif"):
+        raise InputError("--out", f"must end in .mp4 or .gif, got '{args.out.name}'")
+    for flag, value in (("--samples", args.samples), ("--context-frames", args.context_frames)):
+        if value < 1:
+            raise InputError(flag, f"must be at least 1, got {value}")
+    sampling = SamplingConfig(
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy
+    )
+    conditions = parse_conditions(args.cond)
+    context = read_frames(args.context)
+    if len(context) < args.context_frames:
+        raise InputError(
+            args.context, f"has {len(context)} frames, --context-frames asks for {args.context_frames}"
+        )
+    pipeline = CCVSPipeline.from_pretrained(args.model, pick_device(args.device))
+    with progress_bar() as bar:
+        task = bar.add_task("generating", total=args.frames - args.context_frames, status="")
+        videos = pipeline.generate(
+            context[: args.context_frames], conditions, args.frames, args.samples, args.seed, sampling,
+            on_frame=lambda t: bar.advance(task),
+        )  # fmt: skip
+    fps = args.fps or pipeline.fps
+    write_video(make_video_grid(videos), args.out, fps)
+    grid = args.out.with_suffix(".png")
+    write_image(grid, make_grid(videos))
+    out.print(f"wrote {args.out} ({args.samples} samples x {args.frames} frames at {fps:g} fps) and {grid}")
+    return 0

@@ -1,0 +1,191 @@
+"""CCVSPipeline: the trained parts put together, saved and loaded as one folder, and ``generate``
+(DESIGN.md §4-5).
+
+A pipeline folder holds ``config.json`` (the frame size, every part's config, the conditions with
+their package, version and config, the ccvs-core version) and ``model.safetensors`` (keys
+``autoencoder.*``, ``transformer.*``, ``conditions.<name>.*``). ``generate`` runs the doubly
+autoregressive loop of Fig. 1: context frames -> tokens (E, Q); the transformer samples the next
+frames' tokens, given the conditions' tokens; the autoencoder decodes them one by one with the flow
+module over the last frames in image space.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ccvs_core.atomic import atomic_path
+from ccvs_core.conditions import Condition, Timeline, check_tokens, get_condition
+from ccvs_core.config import AutoencoderConfig, TransformerConfig
+from ccvs_core.data.clips import FrameGeometry
+from ccvs_core.errors import CheckpointError, InputError
+from ccvs_core.generation import SamplingConfig, generate_frame_tokens
+from ccvs_core.models.autoencoder import FlowAutoencoder, frames_to_tensor, tensor_to_frames
+from ccvs_core.models.transformer import VideoTransformer
+from ccvs_core.sequence import SequenceLayout
+from ccvs_core.weights import load_json, load_module, load_tensors, save_tensors
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT = "ccvs-pipeline"
+DECODE_CHUNK = 8  # samples decoded at once: memory stays bounded for many samples
+
+
+class CCVSPipeline(torch.nn.Module):
+    def __init__(
+        self,
+        autoencoder: FlowAutoencoder,
+        transformer: VideoTransformer,
+        frame_size: tuple[int, int],
+        conditions: Mapping[str, Condition] | None = None,
+        fps: float = 10.0,
+    ):
+        super().__init__()
+        self.autoencoder, self.transformer = autoencoder, transformer
+        self.conditions = torch.nn.ModuleDict(dict(conditions or {}))
+        self.frame_size, self.fps = tuple(frame_size), fps
+
+    # saving and loading ---------------------------------------------------------------------------
+
+    def save_pretrained(self, folder: str | os.PathLike) -> Path:
+        """Write the pipeline folder (atomically: it appears complete or not at all)."""
+        from ccvs_core import __version__
+
+        config = {
+            "format": FORMAT,
+            "ccvs_core": __version__,
+            "frame_size": list(self.frame_size),
+            "fps": self.fps,
+            "autoencoder": self.autoencoder.config.to_dict(),
+            "transformer": self.transformer.config.to_dict(),
+            "conditions": {name: _condition_record(c) for name, c in self.conditions.items()},
+        }
+        folder = Path(folder)
+        with atomic_path(folder, directory=True) as tmp:
+            (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+            save_tensors(tmp / WEIGHTS_FILE, self.state_dict(), metadata={"format": FORMAT})
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, device: str | torch.device = "cpu") -> CCVSPipeline:
+        """Rebuild exactly what ``save_pretrained`` wrote; anything missing or mismatched is an error
+        naming the file (a condition whose plugin is not installed is a PluginError naming it)."""
+        folder = Path(folder)
+        path = folder / CONFIG_FILE
+        data = load_json(path)
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise CheckpointError(path, f'is not a ccvs pipeline config (no "format": "{FORMAT}")')
+        autoencoder = FlowAutoencoder(
+            AutoencoderConfig.from_dict(data["autoencoder"], source=str(path), prefix="autoencoder.")
+        )
+        frame_size = tuple(data["frame_size"])
+        conditions = {}
+        for name, record in data.get("conditions", {}).items():
+            cls_ = get_condition(name)
+            conditions[name] = cls_(
+                cls_.config_class.from_dict(
+                    record["config"], source=str(path), prefix=f"conditions.{name}.config."
+                )
+            )
+        transformer_config = TransformerConfig.from_dict(
+            data["transformer"], source=str(path), prefix="transformer."
+        )
+        layout = build_layout(autoencoder.config, transformer_config, frame_size, conditions)
+        transformer = VideoTransformer(transformer_config, layout, autoencoder.config.codebook_size)
+        pipeline = cls(autoencoder, transformer, frame_size, conditions, float(data.get("fps", 10.0)))
+        load_module(pipeline, load_tensors(folder / WEIGHTS_FILE), folder / WEIGHTS_FILE)
+        return pipeline.to(device).eval()
+
+    # generation -----------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(
+        self,
+        context: np.ndarray | torch.Tensor,
+        conditions: Mapping[str, Any] | None = None,
+        num_frames: int = 16,
+        num_samples: int = 1,
+        seed: int = 0,
+        sampling: SamplingConfig | None = None,
+        num_contexts: int | None = None,
+        on_frame: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Videos continuing ``context`` (uint8 ``[m, H, W, 3]``, m >= 1 real frames, any size: resized
+        and cropped to the pipeline's frame size): uint8 ``[num_samples, num_frames, H, W, 3]``, the
+        context frames first. ``conditions``: raw inputs by condition name (what ``Condition.parse``
+        returns). Sample i draws with seed ``seed + i``: the same seed gives the same video."""
+        context = torch.as_tensor(np.asarray(context))
+        if context.ndim != 4 or context.shape[-1] != 3 or context.dtype != torch.uint8:
+            raise InputError(
+                "context", f"must be uint8 frames [m, H, W, 3], got {context.dtype} {tuple(context.shape)}"
+            )
+        m = context.shape[0]
+        if not 1 <= m < num_frames:
+            raise InputError("--frames", f"must be larger than the {m} context frames, got {num_frames}")
+        device = next(self.parameters()).device
+        frames = self._resize(context).to(device)  # [m, 3, H, W]
+        tokens = self.autoencoder.tokenize(frames).unsqueeze(0).repeat(num_samples, 1, 1, 1)  # [S, m, h, w]
+        condition_tokens = self._condition_tokens(conditions or {}, num_frames, num_samples, device)
+        generators = [torch.Generator().manual_seed(seed + i) for i in range(num_samples)]
+        sequence = generate_frame_tokens(
+            self.transformer, tokens, condition_tokens, num_frames, sampling or SamplingConfig(), generators,
+            on_frame=(lambda t, _: on_frame(t)) if on_frame else None,
+        )  # fmt: skip
+        videos = []
+        for chunk in sequence.split(DECODE_CHUNK):
+            first = frames.unsqueeze(0).expand(chunk.shape[0], -1, -1, -1, -1)
+            videos.append(tensor_to_frames(self.autoencoder.decode_video(chunk, first, num_contexts)).cpu())
+        return torch.cat(videos).numpy()
+
+    def _resize(self, context: torch.Tensor) -> torch.Tensor:
+        geometry = FrameGeometry.cover(tuple(context.shape[1:3]), self.frame_size)
+        return frames_to_tensor(
+            torch.stack([torch.from_numpy(geometry.apply(f.numpy()).copy()) for f in context])
+        )
+
+    def _condition_tokens(self, raw: Mapping[str, Any], num_frames: int, samples: int, device) -> dict:
+        unknown = sorted(set(raw) - set(self.conditions))
+        if unknown:
+            known = ", ".join(self.conditions) or "none"
+            raise InputError(
+                f"--cond {unknown[0]}", f"this pipeline was not trained with it (its conditions: {known})"
+            )
+        missing = sorted(set(self.conditions) - set(raw))
+        if missing:
+            raise InputError(f"--cond {missing[0]}", "this pipeline needs it: give --cond NAME:VALUE")
+        timeline = Timeline(num_frames=num_frames, fps=self.fps)
+        out = {}
+        for name, condition in self.conditions.items():
+            tokens = check_tokens(condition, condition.tokenize(raw[name], timeline), 1, num_frames)
+            out[name] = {
+                slot: value.to(device).repeat_interleave(samples, 0) for slot, value in tokens.items()
+            }
+        return out
+
+
+def build_layout(
+    autoencoder: AutoencoderConfig,
+    transformer: TransformerConfig,
+    frame_size: tuple[int, int],
+    conditions: Mapping[str, Condition],
+) -> SequenceLayout:
+    slots = [(name, slot) for name, c in conditions.items() for slot in c.slots()]
+    return SequenceLayout(autoencoder.token_grid(frame_size), transformer.window, slots)
+
+
+def _condition_record(condition: Condition) -> dict:
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+
+    top = type(condition).__module__.split(".")[0]
+    package = (packages_distributions().get(top) or [top])[0]
+    try:
+        package_version = version(package)
+    except PackageNotFoundError:
+        package_version = "-"
+    return {"package": package, "version": package_version, "config": condition.config.to_dict()}
