@@ -1,0 +1,101 @@
+"""Stage 2 on toyworld: train the transformer on the stage-1 autoencoder's tokens (CPU) and score its
+future prediction.
+
+    python benchmarks/transformer_toyworld.py --work runs/ae-bench     # after benchmarks/autoencoder_toyworld.py
+
+It uses the toyworld data and the exported "full" autoencoder of the stage-1 benchmark in --work,
+trains the `toyworld` transformer preset with an 8-frame window for STEPS steps, then, on the 40 test
+videos, predicts frames 1..15 from the first real frame (top-k 100, 4 samples per video, the sliding
+window past frame 8) and reports SSIM and PSNR at t = 4, 8 and 15 — the mean over samples and the best
+sample — next to copying the context frame (the baseline to beat at t = 8). It writes a sample grid
+(rows: real video, then 3 predictions) to --work/transformer/prediction.png.
+
+Last printed: see RESULTS at the end of this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from ccvs_core.data.clips import ClipDataset
+from ccvs_core.media import make_grid, write_image
+from ccvs_core.metrics import psnr, ssim
+from ccvs_core.pipeline import CCVSPipeline
+from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
+
+STEPS = 1500
+WINDOW = 8
+FRAMES = 16
+SAMPLES = 4
+TIMES = (4, 8, 15)
+console = Console()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--work", type=Path, default=Path("runs/ae-bench"), help="the stage-1 benchmark's folder"
+    )
+    parser.add_argument(
+        "--eval-only", action="store_true", help="evaluate the trained run in --work/transformer"
+    )
+    args = parser.parse_args()
+    data, out = args.work / "toyworld", args.work / "transformer"
+    start = time.monotonic()
+    if not args.eval_only:
+        overrides = {"training": {"steps": STEPS}, "transformer": {"window": WINDOW}}
+        run = plan_transformer_run(out, args.work / "full" / "autoencoder", "toyworld", overrides)
+        TransformerTrainer(run, data, out).fit()
+    minutes = (time.monotonic() - start) / 60
+    pipeline = CCVSPipeline.from_pretrained(out / "pipeline")
+    clips = ClipDataset(data, num_frames=FRAMES, size=pipeline.frame_size, split="test", crop="first")
+    real = torch.stack([clips[i].frames for i in range(len(clips))])  # uint8 [V, T, H, W, 3]
+    scores = {name: {t: [] for t in TIMES} for name in ("mean", "best", "copy")}
+    grid_rows = []
+    for v, video in enumerate(real):
+        predicted = torch.from_numpy(
+            pipeline.generate(video[:1].numpy(), num_frames=FRAMES, num_samples=SAMPLES, seed=v)
+        )
+        for t in TIMES:
+            truth = video[t].expand(SAMPLES, -1, -1, -1)
+            s, p = ssim(predicted[:, t], truth), psnr(predicted[:, t], truth)
+            scores["mean"][t].append((float(s.mean()), float(p.mean())))
+            scores["best"][t].append((float(s.max()), float(p.max())))
+            scores["copy"][t].append((float(ssim(video[0], video[t])), float(psnr(video[0], video[t]))))
+        if v < 4:
+            grid_rows += [video.numpy(), *predicted[:3].numpy()]
+    write_image(out / "prediction.png", make_grid(np.stack(grid_rows)))
+    table = Table(
+        title=f"toyworld future prediction from 1 frame ({len(real)} test videos, {SAMPLES} samples each)"
+    )
+    table.add_column("prediction")
+    for t in TIMES:
+        table.add_column(f"SSIM t={t}", justify="right")
+        table.add_column(f"PSNR t={t}", justify="right")
+    for name, label in (
+        ("mean", "transformer (mean of samples)"),
+        ("best", "transformer (best sample)"),
+        ("copy", "copy the context frame"),
+    ):
+        cells = []
+        for t in TIMES:
+            values = np.array(scores[name][t])
+            cells += [f"{values[:, 0].mean():.3f}", f"{values[:, 1].mean():.2f}"]
+        table.add_row(label, *cells)
+    console.print(table)
+    console.print(f"training and evaluation took {minutes:.0f} minutes; grid: {out / 'prediction.png'}")
+
+
+if __name__ == "__main__":
+    main()
+
+# RESULTS: not yet recorded.
