@@ -69,4 +69,14 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 
-# RESULTS: not yet recorded.
+# RESULTS (2026-11-25, `python benchmarks/attention_memory.py`, 2 CPU cores, torch 2.9.1):
+#
+#   causal attention, 1 x 8 heads x 64 channels, forward + backward, float32 CPU
+#   length  sdpa MB  naive MB  sdpa / naive  sdpa s  naive s
+#     1024       20       111          0.18    0.04     0.14
+#     2048       29       408          0.07    0.13     0.57
+#     4096       50      1583          0.03    0.46     2.19
+#     8192       90      6249          0.01    1.71    11.96
+#
+# sdpa grows linearly with the length, naive quadratically (x4 per doubling); at 4k sdpa uses 3% of
+# naive's memory (target: at most 25%).
