@@ -25,6 +25,10 @@ def toyworld(tmp_path_factory):
     return root
 
 
+def cli_argv(toyworld, out):
+    return ["train", "autoencoder", "--data", str(toyworld), "--out", str(out), "--preset", "tiny"]
+
+
 def train(toyworld, out, steps, **training):
     run = plan_run(out, "tiny", {"training": {"steps": steps, **training}})
     trainer = AutoencoderTrainer(run, toyworld, out, progress=False)
@@ -65,32 +69,14 @@ def test_resuming_refuses_other_settings(toyworld, tmp_path):
 
 
 def test_a_wrong_vgg_path_is_refused_before_training(toyworld, tmp_path, capsys):
-    argv = [
-        "train",
-        "autoencoder",
-        "--data",
-        str(toyworld),
-        "--out",
-        str(tmp_path / "run"),
-        "--preset",
-        "tiny",
-    ]
+    argv = cli_argv(toyworld, tmp_path / "run")
     assert main([*argv, "--vgg-weights", str(tmp_path / "missing.pth")]) == 2
     assert "missing.pth: VGG16 weights file not found" in capsys.readouterr().err
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
 def test_the_missing_perceptual_term_is_announced_once(toyworld, tmp_path, capsys):
-    argv = [
-        "train",
-        "autoencoder",
-        "--data",
-        str(toyworld),
-        "--out",
-        str(tmp_path / "run"),
-        "--preset",
-        "tiny",
-    ]
+    argv = cli_argv(toyworld, tmp_path / "run")
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert err.count("perceptual term of Eq. 4 is OFF") == 1
@@ -123,15 +109,6 @@ def test_a_killed_run_resumes_from_its_latest_checkpoint(toyworld, tmp_path):
 
 
 def test_a_frame_size_the_levels_cannot_halve_is_refused(toyworld, tmp_path, capsys):
-    argv = [
-        "train",
-        "autoencoder",
-        "--data",
-        str(toyworld),
-        "--out",
-        str(tmp_path / "run"),
-        "--preset",
-        "tiny",
-    ]
+    argv = cli_argv(toyworld, tmp_path / "run")
     assert main([*argv, "--size", "18"]) == 2
     assert "18x18 is not divisible by 2**2 = 4" in capsys.readouterr().err

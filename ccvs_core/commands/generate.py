@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ccvs_core.commands.train_autoencoder import pick_device
+from ccvs_core.commands.run_arguments import pick_device
 from ccvs_core.conditions import get_condition
 from ccvs_core.console import out, progress_bar
 from ccvs_core.errors import InputError

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-import torch
-
+from ccvs_core.commands.run_arguments import add_run_arguments, pick_device
 from ccvs_core.console import out
 from ccvs_core.errors import InputError
 from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
@@ -39,14 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--data", required=True, type=Path, metavar="DIR", help="dataset folder (train split)"
-    )
-    parser.add_argument(
-        "--out", required=True, type=Path, metavar="DIR", help="run folder (resumed if it exists)"
-    )
-    parser.add_argument("--preset", choices=("tiny", "toyworld", "paper"), help="sizes (default: toyworld)")
-    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    add_run_arguments(parser)
     train = parser.add_argument_group("training")
     train.add_argument("--steps", type=int, help="total optimisation steps")
     train.add_argument("--batch-size", type=int, help="clips per step")
@@ -73,14 +64,6 @@ def _channels(text: str | None) -> tuple[int, ...] | None:
         return tuple(int(v) for v in text.split(","))
     except ValueError:
         raise InputError("--channels", f"must be integers separated by commas, got {text!r}") from None
-
-
-def pick_device(requested: str | None) -> str:
-    """--device, or cuda when available; asking for cuda without a CUDA device is an InputError."""
-    device = requested or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device", f"{device} was asked for but no CUDA device is available")
-    return device
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ccvs_core.commands.train_autoencoder import pick_device
+from ccvs_core.commands.run_arguments import add_run_arguments, pick_device
 from ccvs_core.console import out
 from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
 
@@ -32,15 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--data", required=True, type=Path, metavar="DIR", help="dataset folder (train split)"
-    )
-    parser.add_argument(
-        "--out", required=True, type=Path, metavar="DIR", help="run folder (resumed if it exists)"
-    )
+    add_run_arguments(parser)
     parser.add_argument("--autoencoder", type=Path, metavar="DIR", help="exported stage-1 autoencoder folder")
-    parser.add_argument("--preset", choices=("tiny", "toyworld", "paper"), help="sizes (default: toyworld)")
-    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     train = parser.add_argument_group("training")
     train.add_argument("--steps", type=int, help="total optimisation steps")
     train.add_argument("--batch-size", type=int, help="windows per step")
