@@ -19,7 +19,7 @@ inference. F is self-supervised with augmented views of the frames (rotation, sc
 translation, elastic deformation, blur, occlusions; target flows by Algorithm C1) and taught to
 reject contexts from other videos. Losses: Eq. 2 with (λq, λr, λa, λc) = (1, 10, 1, 1).
 
-OUT receives run.json (all settings), checkpoints/step-XXXXXXXX/ (safetensors + JSON, the last
+OUT receives run.json (all settings), checkpoints/step-NNNNNNNN/ (safetensors + JSON, the last
 three kept), samples/ (reconstructions and flow/mask pictures), log.jsonl (losses, codebook
 usage), and autoencoder/ (the EMA weights: config.json + model.safetensors), refreshed at every
 checkpoint. Run the same command again to resume from the latest checkpoint; only --steps,

@@ -17,7 +17,7 @@ OUT/tokens/), windows of --window frames are cut at random, and T learns the nex
 cross-entropy of Eq. 8 on frame tokens (condition tokens are read, not predicted). AdamW with a
 linear warm-up and a cosine decay, gradient clipping.
 
-OUT receives run.json, checkpoints/step-XXXXXXXX/ (safetensors + JSON, the last three kept),
+OUT receives run.json, checkpoints/step-NNNNNNNN/ (safetensors + JSON, the last three kept),
 samples/ (rows: real clips, then videos predicted from their first frame and decoded by the
 autoencoder with its flow module), log.jsonl, and transformer/ (config.json + model.safetensors),
 refreshed at every checkpoint. Run the same command again to resume from the latest checkpoint;

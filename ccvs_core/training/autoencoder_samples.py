@@ -16,9 +16,9 @@ SAMPLE_VIDEOS = 4
 
 @torch.no_grad()
 def write_samples(model: FlowAutoencoder, clips: ClipDataset, folder: Path, step: int) -> tuple[Path, Path]:
-    """``step-XXXXXXXX-video.png``: rows alternate real clips and their reconstructions (tokens of every
+    """``step-NNNNNNNN-video.png``: rows alternate real clips and their reconstructions (tokens of every
     frame, the first frame real, then decoded with ``max_contexts`` frames of context);
-    ``step-XXXXXXXX-flow.png``: per clip, context frame 0, target frame 1, its decoding, the finest flow
+    ``step-NNNNNNNN-flow.png``: per clip, context frame 0, target frame 1, its decoding, the finest flow
     (colour wheel) and the fusion mask sigmoid(m) (white: decoded from tokens, black: copied from context)."""
     model.eval()
     device = next(model.parameters()).device

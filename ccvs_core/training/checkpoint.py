@@ -52,7 +52,7 @@ def load_optimizer(
 
 
 class CheckpointManager:
-    """Training checkpoints under ``folder``: ``step-XXXXXXXX/`` folders, the newest ``keep`` kept."""
+    """Training checkpoints under ``folder``: ``step-NNNNNNNN/`` folders, the newest ``keep`` kept."""
 
     def __init__(self, folder: str | os.PathLike, keep: int = 3):
         self.folder = Path(folder)
