@@ -3,7 +3,15 @@
 The public API; plugins and user code import from here only.
 """
 
-from ccvs_core.conditions import Condition, Slot, Timeline, get_condition, list_conditions, register_condition
+from ccvs_core.conditions import (
+    Condition,
+    ConditionContext,
+    Slot,
+    Timeline,
+    get_condition,
+    list_conditions,
+    register_condition,
+)
 from ccvs_core.config_base import Config, at_least, greater_than, in_range
 from ccvs_core.errors import CCVSError, CheckpointError, ConfigError, InputError, PluginError
 from ccvs_core.sequence import SequenceLayout
@@ -14,6 +22,7 @@ __all__ = [
     "CCVSError",
     "CheckpointError",
     "Condition",
+    "ConditionContext",
     "Config",
     "ConfigError",
     "InputError",

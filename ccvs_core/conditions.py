@@ -102,16 +102,37 @@ class Timeline:
         return (self.start_frame + np.arange(self.num_frames)) / self.fps
 
 
+@attrs.frozen(eq=False)
+class ConditionContext:
+    """What a pipeline lends its conditions (``Condition.configure`` and ``setup``): the frame tokenizer —
+    ``tokenize_frames(frames)``, uint8 ``[T, H, W, 3]`` of any size -> frame tokens ``[T, h, w]`` through
+    the pipeline's E and Q — the frame size ``(H, W)``, the frame rate, the frame token grid ``(h, w)``
+    and the frame codebook size."""
+
+    tokenize_frames: Callable[[np.ndarray], torch.Tensor]
+    frame_size: tuple[int, int]
+    fps: float
+    token_grid: tuple[int, int]
+    codebook_size: int
+
+
 @attrs.frozen(kw_only=True)
 class NoConfig(Config):
     """The config of a condition that has no settings."""
 
 
 class Condition(torch.nn.Module):
-    """Base class of conditions. Subclasses declare ``config_class`` and implement the four methods.
+    """Base class of conditions. Subclasses declare ``config_class`` and implement ``slots``, ``parse``,
+    ``from_sample`` and ``tokenize``; the other methods have defaults that most conditions keep.
 
     A condition may hold trainable modules (as ``nn.Module`` attributes); their weights are saved with
     the pipeline under ``conditions.<name>.``.
+
+    Life cycle: the stage-2 trainer builds the condition from its config, calls ``configure`` with the
+    training videos (a class list is learnt there) and rebuilds it from the config that returns, calls
+    ``setup`` (the pipeline's frame tokenizer), then ``video_tokens`` once per training video.
+    ``ccvs generate`` calls ``parse`` on the CLI value, then ``tokenize`` (and ``target_frame`` for
+    timed slots).
     """
 
     name: ClassVar[str] = ""  # set when registered
@@ -126,6 +147,23 @@ class Condition(torch.nn.Module):
                 f"expects a {self.config_class.__name__}, got {type(config).__name__}",
             )
         self.config = config
+        self.context: ConditionContext | None = None
+
+    def setup(self, context: ConditionContext) -> None:
+        """Receive what the pipeline lends (its frame tokenizer, frame size, fps) before any tokenizing."""
+        self.context = context
+
+    def require_context(self) -> ConditionContext:
+        if self.context is None:
+            raise PluginError(
+                f"condition '{self.name}'", "is used before setup() gave it the pipeline context"
+            )
+        return self.context
+
+    def configure(self, videos: Sequence[Any], context: ConditionContext) -> Config:
+        """The config fitted to the training data (``VideoRecord``s of the training split) and to the
+        pipeline (``context``), e.g. a class list or the frame token grid; the default keeps it as it is."""
+        return self.config
 
     def slots(self) -> list[Slot]:
         """The token slots this condition fills, in order."""
@@ -143,6 +181,52 @@ class Condition(torch.nn.Module):
         """Raw input -> ``{slot name: LongTensor}``: video slots ``[B, length]``, frame slots
         ``[B, T, length]`` with ``T = timeline.num_frames``."""
         raise NotImplementedError
+
+    def target_frame(self, raw: Any, timeline: Timeline) -> int:
+        """The frame a timed slot refers to (only for conditions with a timed slot): by default the last
+        frame of the video, as for the end frame."""
+        return timeline.num_frames - 1
+
+    def video_tokens(self, sample: Any, frame_tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Tokens of a whole training video (a ``Clip`` of all its frames, and their frame tokens
+        ``[T, h, w]``), computed once per video: frame slots ``[T, length]``, video slots ``[length]``,
+        and timed slots ``[T, length]`` (row e: the tokens when the target is frame e). The default
+        tokenizes ``from_sample(sample)``; a condition with a timed slot must override it."""
+        if any(slot.timed for slot in self.slots()):
+            raise PluginError(
+                f"condition '{self.name}'", "has a timed slot, so it must implement video_tokens()"
+            )
+        timeline = Timeline(num_frames=len(sample.frame_indices), fps=sample.fps)
+        tokens = check_tokens(self, self.tokenize(self.from_sample(sample), timeline), 1, timeline.num_frames)
+        return {name: value[0] for name, value in tokens.items()}
+
+
+def check_video_tokens(condition: Condition, tokens: Any, num_frames: int) -> dict[str, torch.Tensor]:
+    """Check what ``video_tokens`` returned against the declared slots."""
+    slots = condition.slots()
+    batched = {}
+    for slot in slots:
+        value = tokens.get(slot.name) if isinstance(tokens, dict) else None
+        if isinstance(value, torch.Tensor) and slot.timed:
+            if tuple(value.shape) != (num_frames, slot.length):
+                raise PluginError(
+                    f"condition '{condition.name}'",
+                    f"timed slot '{slot.name}' must have video_tokens of shape {(num_frames, slot.length)}, "
+                    f"got {tuple(value.shape)}",
+                )
+            value = value[0]  # checked as one video-level row below
+        batched[slot.name] = value.unsqueeze(0) if isinstance(value, torch.Tensor) else value
+    if isinstance(tokens, dict) and set(tokens) != {s.name for s in slots}:
+        batched = tokens  # let check_tokens name the wrong keys
+    check_tokens(condition, batched, 1, num_frames)
+    for slot in slots:
+        value = tokens[slot.name]
+        if slot.timed and (value.min() < 0 or value.max() >= slot.vocab_size):
+            raise PluginError(
+                f"condition '{condition.name}'",
+                f"slot '{slot.name}' has tokens outside [0, {slot.vocab_size})",
+            )
+    return tokens
 
 
 def check_tokens(condition: Condition, tokens: Any, batch: int, num_frames: int) -> dict[str, torch.Tensor]:

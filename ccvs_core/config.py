@@ -80,6 +80,8 @@ class TransformerConfig(Config):
     dropout: float = attrs.field(default=0.0, validator=in_range(0, 1))
     window: int = attrs.field(default=16, validator=at_least(1))  # N: frames in the sequence
     attention: Literal["auto", "sdpa", "xformers", "naive"] = "auto"
+    # largest gap (frames) between a window and a timed slot's target (the end frame) told apart
+    max_gap: int = attrs.field(default=64, validator=at_least(1))
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()

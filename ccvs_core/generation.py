@@ -5,7 +5,10 @@ model trained on N frames makes any number of frames.
 Within a window, condition tokens (video-level and each frame's frame-level slots) and the frame
 tokens of the given context frames are read, never sampled; every other frame token is sampled
 left to right. When the video is longer than the window, the window slides by one frame: its oldest
-frame leaves, the video-level slots stay, and the next frame's condition tokens come in.
+frame leaves, the video-level slots stay, and the next frame's condition tokens come in. A timed slot
+(the end frame) is embedded with its gap to the window's first frame, so its embedding changes as the
+window approaches the target (Appendix E). With no context frame at all, the first frame is sampled
+too, after the start token (class-only synthesis, Fig. D6).
 """
 
 from __future__ import annotations
@@ -83,15 +86,17 @@ def generate_frame_tokens(
     sampling: SamplingConfig,
     generators: Sequence[torch.Generator],
     on_frame: Callable[[int, torch.Tensor], None] | None = None,
+    targets: Mapping[str, torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """Frame tokens ``[B, num_frames, h, w]``: the given ``context [B, m, h, w]`` (m >= 1 frames), then
+    """Frame tokens ``[B, num_frames, h, w]``: the given ``context [B, m, h, w]`` (m >= 0 frames), then
     sampled ones. ``conditions``: ``{condition: {slot: tokens}}`` with frame-level slots covering all
     ``num_frames`` frames (``[B, num_frames, length]``) and video-level ones ``[B, length]``.
+    ``targets``: ``{condition: frame index [B]}`` for the conditions with a timed slot.
     ``on_frame(t, tokens [B, h, w])`` is called as each frame is completed (progress, streaming)."""
     layout = model.layout
     b, m = context.shape[:2]
-    if m < 1 or m > num_frames:
-        raise InputError("context frames", f"need 1 to {num_frames} context frames, got {m}")
+    if m < 0 or m >= num_frames:
+        raise InputError("context frames", f"need 0 to {num_frames - 1} context frames, got {m}")
     if len(generators) != b:
         raise InputError("generators", f"need one torch.Generator per sample ({b}), got {len(generators)}")
     for c, slots in conditions.items():
@@ -108,14 +113,18 @@ def generate_frame_tokens(
         first = max(0, t - layout.num_frames + 1)  # the window that ends with frame t
         sequence = _window_sequence(model, frames, conditions, first, known=t)
         start = layout.frame_tokens_start(t - first)
-        if cache is None or first != cache_first:  # a new window: positions (and times) moved
+        if cache is None or first != cache_first:  # a new window: positions (and times, gaps) moved
             cache, cache_first = model.new_cache(b), first
+            device = sequence.device
+            gaps = layout.gap_ids(
+                {c: torch.as_tensor(v, device=device) - first for c, v in (targets or {}).items()}, b
+            )
         # feed what the cache lacks up to frame t's first token: its own conditions, frame t-1's last token
-        scores = model(sequence[:, cache.length : start], cache.length, cache)[:, -1]
+        scores = model(sequence[:, cache.length : start], cache.length, cache, gaps)[:, -1]
         for position in range(start, start + hw):
             sequence[:, position] = sample_tokens(scores, sampling, generators)
             if position + 1 < start + hw:
-                scores = model(sequence[:, position : position + 1], position, cache)[:, -1]
+                scores = model(sequence[:, position : position + 1], position, cache, gaps)[:, -1]
         frames[:, t] = sequence[:, start : start + hw].view(b, *layout.grid)
         if on_frame is not None:
             on_frame(t, frames[:, t])

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ccvs_core.atomic import atomic_path
-from ccvs_core.conditions import Condition, Timeline, check_tokens, get_condition
+from ccvs_core.conditions import Condition, ConditionContext, Timeline, check_tokens, get_condition
 from ccvs_core.config import AutoencoderConfig, TransformerConfig
 from ccvs_core.data.clips import FrameGeometry
 from ccvs_core.errors import CheckpointError, InputError
@@ -50,6 +50,9 @@ class CCVSPipeline(torch.nn.Module):
         self.autoencoder, self.transformer = autoencoder, transformer
         self.conditions = torch.nn.ModuleDict(dict(conditions or {}))
         self.frame_size, self.fps = tuple(frame_size), fps
+        context = condition_context(autoencoder, self.frame_size, fps)
+        for condition in self.conditions.values():
+            condition.setup(context)
 
     # saving and loading ---------------------------------------------------------------------------
 
@@ -102,12 +105,16 @@ class CCVSPipeline(torch.nn.Module):
         load_module(pipeline, load_tensors(folder / WEIGHTS_FILE), folder / WEIGHTS_FILE)
         return pipeline.to(device).eval()
 
+    def context_tokens(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """uint8 frames ``[T, H, W, 3]`` of any size -> their frame tokens ``[T, h, w]`` (E and Q)."""
+        return condition_context(self.autoencoder, self.frame_size, self.fps).tokenize_frames(frames)
+
     # generation -----------------------------------------------------------------------------------
 
     @torch.no_grad()
     def generate(
         self,
-        context: np.ndarray | torch.Tensor,
+        context: np.ndarray | torch.Tensor | None,
         conditions: Mapping[str, Any] | None = None,
         num_frames: int = 16,
         num_samples: int = 1,
@@ -116,26 +123,36 @@ class CCVSPipeline(torch.nn.Module):
         num_contexts: int | None = None,
         on_frame: Callable[[int], None] | None = None,
     ) -> np.ndarray:
-        """Videos continuing ``context`` (uint8 ``[m, H, W, 3]``, m >= 1 real frames, any size: resized
-        and cropped to the pipeline's frame size): uint8 ``[num_samples, num_frames, H, W, 3]``, the
-        context frames first. ``conditions``: raw inputs by condition name (what ``Condition.parse``
-        returns). Sample i draws with seed ``seed + i``: the same seed gives the same video."""
-        context = torch.as_tensor(np.asarray(context))
+        """Videos continuing ``context`` (uint8 ``[m, H, W, 3]``, m >= 0 real frames, any size: resized
+        and cropped to the pipeline's frame size; None or m = 0: every frame is sampled, e.g. from a
+        class alone): uint8 ``[num_samples, num_frames, H, W, 3]``, the context frames first.
+        ``conditions``: raw inputs by condition name (what ``Condition.parse`` returns). Sample i draws
+        with seed ``seed + i``: the same seed gives the same video."""
+        h, w = self.frame_size
+        context = (
+            torch.zeros(0, h, w, 3, dtype=torch.uint8)
+            if context is None
+            else (context if isinstance(context, torch.Tensor) else torch.from_numpy(np.array(context)))
+        )
         if context.ndim != 4 or context.shape[-1] != 3 or context.dtype != torch.uint8:
             raise InputError(
                 "context", f"must be uint8 frames [m, H, W, 3], got {context.dtype} {tuple(context.shape)}"
             )
         m = context.shape[0]
-        if not 1 <= m < num_frames:
+        if not 0 <= m < num_frames:
             raise InputError("--frames", f"must be larger than the {m} context frames, got {num_frames}")
         device = next(self.parameters()).device
-        frames = self._resize(context).to(device)  # [m, 3, H, W]
-        tokens = self.autoencoder.tokenize(frames).unsqueeze(0).repeat(num_samples, 1, 1, 1)  # [S, m, h, w]
-        condition_tokens = self._condition_tokens(conditions or {}, num_frames, num_samples, device)
+        frames = self._resize(context).to(device) if m else torch.zeros(0, 3, h, w, device=device)
+        grid = self.autoencoder.config.token_grid(self.frame_size)
+        tokens = (
+            self.autoencoder.tokenize(frames) if m else torch.zeros(0, *grid, dtype=torch.long, device=device)
+        )
+        tokens = tokens.unsqueeze(0).repeat(num_samples, 1, 1, 1)  # [S, m, h, w]
+        condition_tokens, targets = self._condition_tokens(conditions or {}, num_frames, num_samples, device)
         generators = [torch.Generator().manual_seed(seed + i) for i in range(num_samples)]
         sequence = generate_frame_tokens(
             self.transformer, tokens, condition_tokens, num_frames, sampling or SamplingConfig(), generators,
-            on_frame=(lambda t, _: on_frame(t)) if on_frame else None,
+            on_frame=(lambda t, _: on_frame(t)) if on_frame else None, targets=targets,
         )  # fmt: skip
         videos = []
         for chunk in sequence.split(DECODE_CHUNK):
@@ -144,12 +161,13 @@ class CCVSPipeline(torch.nn.Module):
         return torch.cat(videos).numpy()
 
     def _resize(self, context: torch.Tensor) -> torch.Tensor:
-        geometry = FrameGeometry.cover(tuple(context.shape[1:3]), self.frame_size)
-        return frames_to_tensor(
-            torch.stack([torch.from_numpy(geometry.apply(f.numpy()).copy()) for f in context])
-        )
+        return resize_frames(context, self.frame_size)
 
-    def _condition_tokens(self, raw: Mapping[str, Any], num_frames: int, samples: int, device) -> dict:
+    def _condition_tokens(
+        self, raw: Mapping[str, Any], num_frames: int, samples: int, device
+    ) -> tuple[dict, dict]:
+        """(``{condition: {slot: tokens}}`` repeated for every sample, ``{condition: target frame [S]}`` of
+        the conditions with a timed slot)."""
         unknown = sorted(set(raw) - set(self.conditions))
         if unknown:
             known = ", ".join(self.conditions) or "none"
@@ -160,13 +178,47 @@ class CCVSPipeline(torch.nn.Module):
         if missing:
             raise InputError(f"--cond {missing[0]}", "this pipeline needs it: give --cond NAME:VALUE")
         timeline = Timeline(num_frames=num_frames, fps=self.fps)
-        out = {}
+        out, targets = {}, {}
         for name, condition in self.conditions.items():
             tokens = check_tokens(condition, condition.tokenize(raw[name], timeline), 1, num_frames)
             out[name] = {
                 slot: value.to(device).repeat_interleave(samples, 0) for slot, value in tokens.items()
             }
-        return out
+            if any(slot.timed for slot in condition.slots()):
+                target = condition.target_frame(raw[name], timeline)
+                if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < num_frames:
+                    raise InputError(
+                        f"--cond {name}", f"targets frame {target!r}, outside the video's {num_frames} frames"
+                    )
+                targets[name] = torch.full((samples,), target, device=device)
+        return out, targets
+
+
+def resize_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """uint8 ``[T, H, W, 3]`` of any size -> float ``[T, 3, h, w]`` in [-1, 1] at ``size`` (cover, centre crop)."""
+    if tuple(frames.shape[1:3]) == tuple(size):
+        return frames_to_tensor(frames)
+    geometry = FrameGeometry.cover(tuple(frames.shape[1:3]), tuple(size))
+    return frames_to_tensor(torch.stack([torch.from_numpy(geometry.apply(f.numpy()).copy()) for f in frames]))
+
+
+def condition_context(
+    autoencoder: FlowAutoencoder, frame_size: tuple[int, int], fps: float
+) -> ConditionContext:
+    """What the conditions get from a pipeline made of ``autoencoder`` at ``frame_size``."""
+
+    @torch.no_grad()
+    def tokenize_frames(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+        frames = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.array(frames))
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
+            raise InputError(
+                "frames", f"must be uint8 [T, H, W, 3], got {frames.dtype} {tuple(frames.shape)}"
+            )
+        device = next(autoencoder.parameters()).device
+        return autoencoder.tokenize(resize_frames(frames, frame_size).to(device))
+
+    grid = autoencoder.config.token_grid(frame_size)
+    return ConditionContext(tokenize_frames, tuple(frame_size), fps, grid, autoencoder.config.codebook_size)
 
 
 def build_layout(

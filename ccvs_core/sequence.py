@@ -2,12 +2,15 @@
 
 For N frames of h*w tokens, video-level slots V and frame-level slots F::
 
-    [ V1 ... Vk ] [ F1(t=0) ... Fm(t=0) | frame tokens t=0 ] ... [ F1(t=N-1) ... Fm(t=N-1) | frame tokens t=N-1 ]
+    [ S ] [ V1 ... Vk ] [ F1(t=0) ... Fm(t=0) | frame tokens t=0 ] ... [ F1(t=N-1) ... Fm(t=N-1) | frame tokens t=N-1 ]
 
-so the capacity is L = lv + N * (lf + h*w). Slot id 0 is the frame tokens; the conditions' slots get
-ids 1, 2, ... in the order they are declared. For every position the layout gives its slot id, its
-time index (-1 for video-level slots: they have none, or one given at run time when ``timed``), its
-index within its slot, and whether it is predicted (only frame tokens are).
+so the capacity is L = 1 + lv + N * (lf + h*w). S is a learned start token (as in the authors' code):
+it lets the transformer predict the first frame's first token when nothing precedes it, so videos
+can be made from zero context frames (class-only synthesis, Fig. D6). Slot id 0 is the frame tokens,
+1 the start token; the conditions' slots get ids 2, 3, ... in the order they are declared. For every
+position the layout gives its slot id, its time index (-1 for the start token and video-level slots:
+they have none, or one given at run time when ``timed``), its index within its slot, and whether it
+is predicted (only frame tokens are).
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from ccvs_core.conditions import Slot, validate_slots
 from ccvs_core.errors import InputError
 
 FRAME_KEY = "frame"
+START_KEY = "start"
 
 
 @attrs.frozen
 class SlotInfo:
-    """A slot placed in the layout. ``key`` is ``"frame"`` or ``"<condition>.<slot name>"``."""
+    """A slot placed in the layout. ``key`` is ``"frame"``, ``"start"`` or ``"<condition>.<slot name>"``."""
 
     id: int
     key: str
@@ -38,7 +42,7 @@ class SlotInfo:
 
     @property
     def condition(self) -> str | None:
-        return None if self.key == FRAME_KEY else self.key.split(".")[0]
+        return None if self.key in (FRAME_KEY, START_KEY) else self.key.split(".")[0]
 
 
 class SequenceLayout:
@@ -57,7 +61,7 @@ class SequenceLayout:
         self.grid = (h, w)
         self.num_frames = num_frames
         self.tokens_per_frame = h * w
-        self.slots = [SlotInfo(0, FRAME_KEY, "frame", h * w, None)]
+        self.slots = [SlotInfo(0, FRAME_KEY, "frame", h * w, None), SlotInfo(1, START_KEY, "video", 1, 1)]
         for condition, slot in slots:
             validate_slots(condition, [slot])
             key = f"{condition}.{slot.name}"
@@ -67,11 +71,12 @@ class SequenceLayout:
                 SlotInfo(len(self.slots), key, slot.level, slot.length, slot.vocab_size, slot.timed)
             )
         video = [s for s in self.slots if s.level == "video"]
-        frame_conditions = [s for s in self.slots[1:] if s.level == "frame"]
-        self.video_length = sum(s.length for s in video)  # lv
+        frame_conditions = [s for s in self.slots[2:] if s.level == "frame"]
+        self.video_length = sum(s.length for s in video)  # 1 + lv: the start token and video-level slots
         self.frame_condition_length = sum(s.length for s in frame_conditions)  # lf
         self.frame_stride = self.frame_condition_length + self.tokens_per_frame  # lf + h*w
         self.length = self.video_length + num_frames * self.frame_stride  # L
+        self.condition_slots = self.slots[2:]
 
         slot_ids = torch.empty(self.length, dtype=torch.long)
         times = torch.empty(self.length, dtype=torch.long)
@@ -130,6 +135,27 @@ class SequenceLayout:
             int(self.indices[position]),
         )
 
+    def timed_conditions(self) -> list[str]:
+        """Names of the conditions that have a timed slot (they need a gap at every window)."""
+        return sorted({s.condition for s in self.condition_slots if s.timed})
+
+    def gap_ids(self, gaps: Mapping[str, torch.Tensor], batch: int) -> torch.Tensor | None:
+        """``[B, L]`` gap of every position of a timed slot (0 elsewhere), from ``{condition: gap [B]}``,
+        the gap being the target frame minus the window's first frame; None when no slot is timed."""
+        timed = self.timed_conditions()
+        if not timed:
+            return None
+        missing = sorted(set(timed) - set(gaps))
+        if missing:
+            raise InputError(f"condition '{missing[0]}'", "has a timed slot but no target frame was given")
+        device = next(iter(gaps.values())).device
+        ids = torch.zeros(batch, self.length, dtype=torch.long, device=device)
+        for s in self.condition_slots:
+            if s.timed:
+                gap = torch.as_tensor(gaps[s.condition], device=device).long().reshape(-1)
+                ids[:, self._positions[s.key].to(device)] = gap.expand(batch)[:, None]
+        return ids
+
     # assembling and splitting -----------------------------------------------------------------------
 
     def join(
@@ -143,12 +169,13 @@ class SequenceLayout:
             raise InputError("frame tokens", f"must have shape {expected_frames}, got {tuple(frames.shape)}")
         sequence = torch.empty(b, self.length, dtype=torch.long, device=frames.device)
         sequence[:, self._positions[FRAME_KEY]] = rearrange(frames, "b n h w -> b n (h w)").long()
+        sequence[:, self._positions[START_KEY]] = 0
         given = {f"{c}.{name}" for c, slots in conditions.items() for name in slots}
-        missing = [s.key for s in self.slots[1:] if s.key not in given]
+        missing = [s.key for s in self.condition_slots if s.key not in given]
         unknown = sorted(given - {s.key for s in self.slots})
         if missing or unknown:
             raise InputError("condition tokens", f"missing slots {missing}, unknown slots {unknown}")
-        for s in self.slots[1:]:
+        for s in self.condition_slots:
             condition, name = s.key.split(".", 1)
             value = conditions[condition][name]
             pos = self._positions[s.key]
@@ -168,7 +195,7 @@ class SequenceLayout:
         h, w = self.grid
         frames = rearrange(sequence[:, self._positions[FRAME_KEY]], "b n (h w) -> b n h w", h=h, w=w)
         conditions: dict[str, dict[str, torch.Tensor]] = {}
-        for s in self.slots[1:]:
+        for s in self.condition_slots:
             condition, name = s.key.split(".", 1)
             conditions.setdefault(condition, {})[name] = sequence[:, self._positions[s.key]]
         return frames, conditions

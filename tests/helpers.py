@@ -72,3 +72,36 @@ def train_transformer(stage1, out, steps):
     trainer = TransformerTrainer(run, data, out, progress=False)
     trainer.fit()
     return trainer
+
+
+def train_with_conditions_cli(stage1, out, conditions, steps=1):
+    """``ccvs train transformer --preset tiny --steps STEPS --cond ...`` on ``stage1``; the pipeline folder."""
+    from ccvs_core.cli import main
+
+    data, autoencoder = stage1
+    argv = ["train", "transformer", "--data", str(data), "--autoencoder", str(autoencoder), "--out", str(out)]
+    argv += ["--preset", "tiny", "--steps", str(steps)]
+    for condition in conditions:
+        argv += ["--cond", condition]
+    assert main(argv) == 0
+    return out / "pipeline"
+
+
+def generate_cli(pipeline, out_file, conditions, *, context=None, frames=5, samples=2, seed=0):
+    """``ccvs generate`` with ``--cond`` flags; returns the exit code (0: the frames are in ``out_file``)."""
+    from ccvs_core.cli import main
+
+    argv = ["generate", "--model", str(pipeline), "--frames", str(frames), "--samples", str(samples)]
+    argv += ["--seed", str(seed), "--out", str(out_file)]
+    if context is not None:
+        argv += ["--context", str(context)]
+    for condition in conditions:
+        argv += ["--cond", condition]
+    return main(argv)
+
+
+def first_frame_file(data, split="test"):
+    """The path of the first frame of the first video of ``split`` in a toyworld dataset."""
+    videos = sorted(p for p in Path(data).iterdir() if p.is_dir())
+    video = next(v for v in videos if json.loads((v / "meta.json").read_text())["split"] == split)
+    return video / "frames" / "000000.png"

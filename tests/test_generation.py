@@ -78,3 +78,52 @@ def test_bad_requests(model):
         generate_frame_tokens(model, context, conditions(4), 4, SamplingConfig(), seeds(1))
     with pytest.raises(InputError, match="covers 4 frames, the video has 6"):
         generate_frame_tokens(model, context, conditions(4), 6, SamplingConfig(), seeds(1, 2))
+
+
+def test_zero_context_frames_sample_the_first_frame_too(model):
+    empty = torch.zeros(2, 0, 2, 2, dtype=torch.long)
+    frames = generate_frame_tokens(model, empty, conditions(4), 4, SamplingConfig(top_k=5), seeds(1, 2))
+    assert frames.shape == (2, 4, 2, 2)
+    again = generate_frame_tokens(model, empty, conditions(4), 4, SamplingConfig(top_k=5), seeds(1, 2))
+    assert torch.equal(frames, again) and not torch.equal(frames[0], frames[1])
+
+
+@pytest.fixture
+def timed_model():
+    torch.manual_seed(0)
+    slots = [("endframe", Slot("video", 4, 9, timed=True)), ("state", Slot("frame", 1, 4))]
+    layout = SequenceLayout((2, 2), 3, slots)
+    return VideoTransformer(preset(TransformerConfig, "tiny", window=3, max_gap=16), layout, 9).eval()
+
+
+def test_a_timed_slot_sees_its_gap_to_each_window(timed_model):
+    """Cached sliding-window sampling against recomputing every prefix, window by window, with the end
+    frame's gap = target - the window's first frame (Appendix E)."""
+    layout, config = timed_model.layout, SamplingConfig(top_k=4)
+    end = torch.randint(0, 9, (2, 4), generator=torch.Generator().manual_seed(3))
+    cond = {"endframe": {"tokens": end}, "state": conditions(6)["state"]}
+    context = torch.randint(0, 9, (2, 1, 2, 2), generator=torch.Generator().manual_seed(4))
+    targets = {"endframe": torch.tensor([5, 5])}
+    cached = generate_frame_tokens(timed_model, context, cond, 6, config, seeds(5, 6), targets=targets)
+    generators, frames = seeds(5, 6), torch.zeros(2, 6, 2, 2, dtype=torch.long)
+    frames[:, 0] = context[:, 0]
+    for t in range(1, 6):
+        first = max(0, t - 2)
+        window = {
+            "endframe": cond["endframe"],
+            "state": {"tokens": cond["state"]["tokens"][:, first : first + 3]},
+        }
+        sequence = layout.join(frames[:, first : first + 3], window)
+        gaps = layout.gap_ids({"endframe": targets["endframe"] - first}, 2)
+        start = layout.frame_tokens_start(t - first)
+        for position in range(start, start + 4):
+            logits = timed_model(sequence[:, :position], gaps=gaps)[:, -1]
+            sequence[:, position] = sample_tokens(logits, config, generators)
+        frames[:, t] = sequence[:, start : start + 4].view(2, 2, 2)
+    assert torch.equal(frames, cached)
+    other = generate_frame_tokens(
+        timed_model, context, cond, 6, config, seeds(5, 6), targets={"endframe": torch.tensor([9, 9])}
+    )
+    assert not torch.equal(other, cached)  # the target time matters
+    with pytest.raises(InputError, match="no target frame"):
+        generate_frame_tokens(timed_model, context, cond, 6, config, seeds(5, 6))

@@ -21,8 +21,8 @@ MIXES = {
 
 def expected_ids(grid, n, slots):
     """Build the expected [slot id, time, index] list by hand, straight from DESIGN.md §3."""
-    ids = {f"{c}.{s.name}": i + 1 for i, (c, s) in enumerate(slots)}
-    rows = []
+    ids = {f"{c}.{s.name}": i + 2 for i, (c, s) in enumerate(slots)}
+    rows = [(1, -1, 0)]  # the start token
     for c, s in slots:
         if s.level == "video":
             rows += [(ids[f"{c}.{s.name}"], -1, i) for i in range(s.length)]
@@ -41,7 +41,7 @@ def test_lengths_and_ids_follow_the_design(mix):
     layout = SequenceLayout(grid, n, slots)
     lv = sum(s.length for _, s in slots if s.level == "video")
     lf = sum(s.length for _, s in slots if s.level == "frame")
-    assert layout.length == lv + n * (lf + 6)  # L = lv + N * (lf + h*w)
+    assert layout.length == 1 + lv + n * (lf + 6)  # L = 1 + lv + N * (lf + h*w)
     rows = list(zip(layout.slot_ids.tolist(), layout.times.tolist(), layout.indices.tolist(), strict=True))
     assert rows == expected_ids(grid, n, slots)
     assert layout.predicted.tolist() == [sid == 0 for sid, _, _ in rows]
@@ -51,10 +51,11 @@ def test_lengths_and_ids_follow_the_design(mix):
 
 
 def test_paper_sizes():
-    """The authors' released settings: 16 frames x 64 tokens = 1,024; + state 2/frame = 1,056; audio 16/frame = 1,280."""
-    assert SequenceLayout((8, 8), 16).length == 1024
-    assert SequenceLayout((8, 8), 16, [("state", Slot("frame", 2, 128))]).length == 1056
-    assert SequenceLayout((8, 8), 16, [("audio", Slot("frame", 16, 1024))]).length == 1280
+    """The authors' released settings: 16 frames x 64 tokens = 1,024; + state 2/frame = 1,056; audio
+    16/frame = 1,280 — plus our one start token."""
+    assert SequenceLayout((8, 8), 16).length == 1 + 1024
+    assert SequenceLayout((8, 8), 16, [("state", Slot("frame", 2, 128))]).length == 1 + 1056
+    assert SequenceLayout((8, 8), 16, [("audio", Slot("frame", 16, 1024))]).length == 1 + 1280
 
 
 @pytest.mark.parametrize("mix", MIXES)
@@ -98,3 +99,18 @@ def test_bad_layouts_and_inputs_are_refused():
         layout.locate(layout.length)
     with pytest.raises(InputError, match="not in this layout"):
         layout.positions("audio.tokens")
+
+
+def test_gap_ids_cover_timed_slots_only():
+    layout = SequenceLayout((2, 2), 3, [CLASS, END, STATE])
+    assert layout.timed_conditions() == ["endframe"]
+    gaps = layout.gap_ids({"endframe": torch.tensor([5, 9])}, 2)
+    assert gaps.shape == (2, layout.length)
+    end = layout.positions("endframe.tokens")
+    assert gaps[:, end].tolist() == [[5] * 4, [9] * 4]
+    others = torch.ones(layout.length, dtype=torch.bool)
+    others[end] = False
+    assert not gaps[:, others].any()
+    with pytest.raises(InputError, match="no target frame"):
+        layout.gap_ids({}, 2)
+    assert SequenceLayout((2, 2), 3, [STATE]).gap_ids({}, 2) is None

@@ -48,3 +48,63 @@ def test_stage2_command_line(stage1, tmp_path, capsys):
     argv = ["train", "transformer", "--data", str(data), "--autoencoder", str(autoencoder)]
     assert main([*argv, "--out", str(tmp_path / "t"), "--preset", "tiny", "--steps", "2"]) == 0
     assert "transformer exported to" in capsys.readouterr().out
+
+
+def test_stage2_with_conditions_resumes_exactly_and_caches_their_tokens(stage1, tmp_path):
+    from ccvs_core.training.transformer import TransformerTrainer
+
+    def train(out, steps):
+        run = plan_transformer_run(
+            out,
+            stage1[1],
+            "tiny",
+            {"training": {"steps": steps}},
+            {"class": {}, "state": {"bins": 8}, "endframe": {}},
+        )
+        trainer = TransformerTrainer(run, stage1[0], out, progress=False)
+        trainer.fit()
+        return trainer
+
+    straight = train(tmp_path / "a", 4)
+    train(tmp_path / "b", 2)
+    cache = tmp_path / "b" / "tokens" / "train-conditions.safetensors"
+    before = cache.stat().st_mtime_ns
+    resumed = train(tmp_path / "b", 4)
+    assert cache.stat().st_mtime_ns == before  # the conditions' tokens were read back, not recomputed
+    for (name, a), b in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.allclose(a, b, atol=1e-6), name
+    assert resumed.model.gap is not None  # the end frame is timed
+    assert sorted(json.loads((tmp_path / "b" / "pipeline" / "config.json").read_text())["conditions"]) == [
+        "class",
+        "endframe",
+        "state",
+    ]
+    samples = sorted((tmp_path / "b" / "samples").glob("*.png"))
+    assert samples  # the sample grids were made with the sample clips' own conditions
+
+
+def test_stage2_refuses_other_conditions_on_resume_and_bad_condition_fields(stage1, tmp_path, capsys):
+    data, autoencoder = stage1
+    argv = [
+        "train",
+        "transformer",
+        "--data",
+        str(data),
+        "--autoencoder",
+        str(autoencoder),
+        "--preset",
+        "tiny",
+    ]
+    assert main([*argv, "--out", str(tmp_path / "t"), "--steps", "1", "--cond", "class"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--out", str(tmp_path / "t"), "--steps", "2", "--cond", "state"]) == 2
+    assert "trained with conditions ['class'], not ['state']" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "u"), "--cond", "state:bins=many"]) == 2
+    assert "bins" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "u"), "--cond", "state:colour=red"]) == 2
+    assert "colour" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "u"), "--cond", "state:bins"]) == 2
+    assert "'bins' is not KEY=VALUE" in capsys.readouterr().err
+    assert not (tmp_path / "u").exists()

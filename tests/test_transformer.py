@@ -96,6 +96,29 @@ def test_each_slot_has_its_own_vocabulary_rows(model):
     offsets = model.token_offset
     layout = model.layout
     assert offsets[layout.positions("frame")].unique().tolist() == [0]
-    assert offsets[layout.positions("class.tokens")].unique().tolist() == [11]
-    assert offsets[layout.positions("state.tokens")].unique().tolist() == [16]
-    assert model.token.num_embeddings == 11 + 5 + 16
+    assert offsets[layout.positions("start")].unique().tolist() == [11]  # the start token: 1 row
+    assert offsets[layout.positions("class.tokens")].unique().tolist() == [12]
+    assert offsets[layout.positions("state.tokens")].unique().tolist() == [17]
+    assert model.token.num_embeddings == 11 + 1 + 5 + 16
+
+
+def test_a_timed_slot_embeds_its_gap_and_needs_one():
+    torch.manual_seed(0)
+    slots = [("endframe", Slot("video", 2, 11, timed=True))]
+    layout = SequenceLayout((2, 2), 3, slots)
+    model = VideoTransformer(preset(TransformerConfig, "tiny", window=3, max_gap=8), layout, 11).eval()
+    assert model.gap.num_embeddings == 9
+    frames = torch.randint(0, 11, (1, 3, 2, 2))
+    sequence = layout.join(frames, {"endframe": {"tokens": torch.randint(0, 11, (1, 2))}})
+    with pytest.raises(ValueError, match="timed slots"):
+        model(sequence)
+    near, far, farther = (
+        model(sequence, gaps=layout.gap_ids({"endframe": torch.tensor([g])}, 1)) for g in (2, 8, 30)
+    )
+    assert not torch.allclose(near, far)
+    assert torch.equal(far, farther)  # gaps past max_gap are clamped to it
+    # a layout without timed slots has no gap table (and its checkpoints no gap weights)
+    assert (
+        VideoTransformer(preset(TransformerConfig, "tiny", window=3), SequenceLayout((2, 2), 3), 11).gap
+        is None
+    )

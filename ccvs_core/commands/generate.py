@@ -18,7 +18,8 @@ Make videos with a trained pipeline (the OUT/pipeline folder of `ccvs train tran
 first --context-frames frames of --context (an image, a video file, a GIF or a folder of frames;
 resized and centre-cropped to the pipeline's frame size) are the real start, the transformer
 samples the tokens of the following frames (top-k, as in the paper), and the autoencoder decodes
-them one by one, with its flow module over the last frames.
+them one by one, with its flow module over the last frames. Without --context every frame is
+sampled, from the conditions alone (e.g. --cond class:walk).
 
 --cond NAME:VALUE gives a condition the pipeline was trained with (repeat for several); VALUE is
 read by that condition's plugin (a file, a class name, ...). `ccvs conditions` lists the installed
@@ -37,10 +38,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument("--model", required=True, type=Path, metavar="DIR", help="pipeline folder")
     parser.add_argument(
-        "--context", required=True, type=Path, metavar="PATH", help="image, video or frame folder"
+        "--context", type=Path, metavar="PATH", help="image, video or frame folder (default: none)"
     )
     parser.add_argument(
-        "--context-frames", type=int, default=1, metavar="M", help="real frames to start from"
+        "--context-frames",
+        type=int,
+        metavar="M",
+        help="real frames to start from (default: 1 with --context)",
     )
     parser.add_argument(
         "--cond", action="append", default=[], metavar="NAME:VALUE", help="a condition (repeatable)"
@@ -62,39 +66,55 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def parse_conditions(specs: list[str]) -> dict:
-    """``["audio:drums.wav", ...]`` -> ``{"audio": raw input}``, each VALUE read by its condition's parse."""
-    raw = {}
+def split_conditions(specs: list[str]) -> dict[str, str]:
+    """``["audio:drums.wav", ...]`` -> ``{"audio": "drums.wav"}``; each NAME must be an installed condition."""
+    values = {}
     for spec in specs:
         name, sep, value = spec.partition(":")
         if not sep or not name:
             raise InputError(f"--cond {spec}", "must be NAME:VALUE, e.g. --cond audio:drums.wav")
-        if name in raw:
+        if name in values:
             raise InputError(f"--cond {spec}", f"condition '{name}' is given twice")
-        raw[name] = get_condition(name)().parse(value)
-    return raw
+        get_condition(name)  # not installed: a PluginError listing the installed ones
+        values[name] = value
+    return values
+
+
+def parse_conditions(pipeline: CCVSPipeline, values: dict[str, str]) -> dict:
+    """``{"audio": "drums.wav"}`` -> ``{"audio": raw input}``, each VALUE read by the pipeline's own
+    condition (its config — a class list, a frame size — is the one it was trained with)."""
+    unknown = sorted(set(values) - set(pipeline.conditions))
+    if unknown:
+        known = ", ".join(pipeline.conditions) or "none"
+        raise InputError(
+            f"--cond {unknown[0]}", f"this pipeline was not trained with it (its conditions: {known})"
+        )
+    return {name: pipeline.conditions[name].parse(value) for name, value in values.items()}
 
 
 def run(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in (".mp4", ".gif"):
         raise InputError("--out", f"must end in .mp4 or .gif, got '{args.out.name}'")
-    for flag, value in (("--samples", args.samples), ("--context-frames", args.context_frames)):
-        if value < 1:
-            raise InputError(flag, f"must be at least 1, got {value}")
+    if args.samples < 1:
+        raise InputError("--samples", f"must be at least 1, got {args.samples}")
+    context_frames = args.context_frames if args.context_frames is not None else int(args.context is not None)
+    if context_frames < 0 or (context_frames > 0 and args.context is None):
+        raise InputError("--context-frames", f"{context_frames} real frames need --context (0 without it)")
     sampling = SamplingConfig(
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy
     )
-    conditions = parse_conditions(args.cond)
-    context = read_frames(args.context)
-    if len(context) < args.context_frames:
+    values = split_conditions(args.cond)
+    context = read_frames(args.context)[:context_frames] if context_frames else None
+    if context is not None and len(context) < context_frames:
         raise InputError(
-            args.context, f"has {len(context)} frames, --context-frames asks for {args.context_frames}"
+            args.context, f"has {len(context)} frames, --context-frames asks for {context_frames}"
         )
     pipeline = CCVSPipeline.from_pretrained(args.model, pick_device(args.device))
+    conditions = parse_conditions(pipeline, values)
     with progress_bar() as bar:
-        task = bar.add_task("generating", total=args.frames - args.context_frames, status="")
+        task = bar.add_task("generating", total=args.frames - context_frames, status="")
         videos = pipeline.generate(
-            context[: args.context_frames], conditions, args.frames, args.samples, args.seed, sampling,
+            context, conditions, args.frames, args.samples, args.seed, sampling,
             on_frame=lambda t: bar.advance(task),
         )  # fmt: skip
     fps = args.fps or pipeline.fps

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import Any
 
 from ccvs_core.commands.run_arguments import add_run_arguments, pick_device
 from ccvs_core.console import out
+from ccvs_core.errors import InputError
 from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
 
 DESCRIPTION = """\
@@ -22,6 +25,13 @@ samples/ (rows: real clips, then videos predicted from their first frame and dec
 autoencoder with its flow module), log.jsonl, and transformer/ (config.json + model.safetensors),
 refreshed at every checkpoint. Run the same command again to resume from the latest checkpoint;
 only --steps, --checkpoint-every and --sample-every may change between runs.
+
+--cond NAME trains with a condition (repeatable; `ccvs conditions` lists the installed ones): its
+plugin reads its data from each training video (state.json, audio.wav, layout.json, meta.json's
+class, the frames), its tokens are cached in OUT/tokens/, and every window reads them before its
+frames. --cond NAME:KEY=VALUE,KEY=VALUE sets fields of the condition's config (VALUE is JSON, or a
+plain string), e.g. --cond state:bins=64. The pipeline then needs the same conditions at
+`ccvs generate` time.
 """
 
 
@@ -34,6 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_run_arguments(parser)
     parser.add_argument("--autoencoder", type=Path, metavar="DIR", help="exported stage-1 autoencoder folder")
+    parser.add_argument(
+        "--cond", action="append", metavar="NAME[:KEY=VALUE,...]", help="train with a condition (repeatable)"
+    )
     train = parser.add_argument_group("training")
     train.add_argument("--steps", type=int, help="total optimisation steps")
     train.add_argument("--batch-size", type=int, help="windows per step")
@@ -50,6 +63,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def parse_condition_flags(flags: list[str]) -> dict[str, dict[str, Any]]:
+    """``["state:bins=64", "class"]`` -> ``{"state": {"bins": 64}, "class": {}}``."""
+    conditions: dict[str, dict[str, Any]] = {}
+    for flag in flags:
+        name, _, settings = flag.partition(":")
+        if not name:
+            raise InputError(f"--cond {flag}", "must be NAME or NAME:KEY=VALUE,KEY=VALUE")
+        if name in conditions:
+            raise InputError(f"--cond {flag}", f"condition '{name}' is given twice")
+        values: dict[str, Any] = {}
+        for item in filter(None, settings.split(",")):
+            key, sep, text = item.partition("=")
+            if not sep or not key:
+                raise InputError(f"--cond {flag}", f"'{item}' is not KEY=VALUE")
+            try:
+                values[key] = json.loads(text)
+            except json.JSONDecodeError:
+                values[key] = text
+        conditions[name] = values
+    return conditions
+
+
 def run(args: argparse.Namespace) -> int:
     overrides = {
         "training": {
@@ -61,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
             "attention": args.attention,
         },
     }  # fmt: skip
-    config = plan_transformer_run(args.out, args.autoencoder, args.preset, overrides)
+    conditions = parse_condition_flags(args.cond) if args.cond is not None else None
+    config = plan_transformer_run(args.out, args.autoencoder, args.preset, overrides, conditions)
     trainer = TransformerTrainer(config, args.data, args.out, device=pick_device(args.device))
     export = trainer.fit()
     out.print(f"trained to step {trainer.step}; transformer exported to {export}")

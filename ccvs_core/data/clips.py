@@ -173,11 +173,19 @@ class ClipDataset(torch.utils.data.Dataset):
             raise IndexError(index)
         record = self.videos[self._items[index][0]]
         start = self.start_frame(index, epoch)
-        indices = list(range(start, start + self.span, self.stride))
+        return self._clip(record, list(range(start, start + self.span, self.stride)), self.stride)
+
+    def video_clip(self, v: int) -> Clip:
+        """The whole video ``self.videos[v]`` as one clip (every stored frame, at the dataset's size)."""
+        record = self.videos[v]
+        return self._clip(record, list(range(record.num_frames)), 1)
+
+    def _clip(self, record: VideoRecord, indices: list[int], stride: int) -> Clip:
+        start = indices[0]
         geometry = FrameGeometry.cover(record.size, self.size)
         frames = np.stack([geometry.apply(f) for f in read_record_frames(record, indices)])
-        clip_fps = record.meta.fps / self.stride
-        audio, rate = self._audio(record, start) if record.audio_path else (None, None)
+        clip_fps = record.meta.fps / stride
+        audio, rate = self._audio(record, start, len(indices) * stride) if record.audio_path else (None, None)
         state = None
         if record.state_path:
             positions = load_state(record.state_path, record.meta.fps, record.num_frames)[indices]
@@ -189,11 +197,11 @@ class ClipDataset(torch.utils.data.Dataset):
             geometry, audio, rate, state, layout, truth,
         )  # fmt: skip
 
-    def _audio(self, record: VideoRecord, start: int) -> tuple[torch.Tensor, int]:
-        """The sound from the clip's first frame to its end (last frame time + one clip frame)."""
+    def _audio(self, record: VideoRecord, start: int, span: int) -> tuple[torch.Tensor, int]:
+        """The sound of ``span`` stored frames from frame ``start`` (last frame time + one clip frame)."""
         samples, rate = read_audio(record.audio_path)
         begin = round(start / record.meta.fps * rate)
-        end = round((start + self.num_frames * self.stride) / record.meta.fps * rate)
+        end = round((start + span) / record.meta.fps * rate)
         segment = samples[:, begin:end]
         missing = (end - begin) - segment.shape[1]
         if missing > rate / record.meta.fps:  # more than a frame short: the file does not cover the video

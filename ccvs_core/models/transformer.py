@@ -90,10 +90,13 @@ class VideoTransformer(nn.Module):
         self.register_buffer("slot_ids", layout.slot_ids.clone(), persistent=False)  # [L]
         self.register_buffer("time_ids", layout.times + 1, persistent=False)  # [L], 0: no time (video-level)
         self.register_buffer("index_ids", layout.indices.clone(), persistent=False)  # [L]
+        self.register_buffer("timed", layout.timed.clone(), persistent=False)  # [L]
         self.token = nn.Embedding(sum(vocabs), config.width)
         self.slot = nn.Embedding(len(layout.slots), config.width)
         self.time = nn.Embedding(layout.num_frames + 1, config.width)
         self.index = nn.Embedding(max(s.length for s in layout.slots), config.width)
+        # timed video-level slots (the end frame) embed their gap to the window instead of a time
+        self.gap = nn.Embedding(config.max_gap + 1, config.width) if bool(layout.timed.any()) else None
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
         self.norm = nn.LayerNorm(config.width)
@@ -106,18 +109,25 @@ class VideoTransformer(nn.Module):
         weight = self.head.weight
         return KVCache(c.layers, batch, c.heads, c.width // c.heads, capacity, weight.device, weight.dtype)
 
-    def embed(self, tokens: torch.Tensor, start: int = 0, times: torch.Tensor | None = None) -> torch.Tensor:
+    def embed(self, tokens: torch.Tensor, start: int = 0, gaps: torch.Tensor | None = None) -> torch.Tensor:
         """Token + slot + time + in-slot position embeddings of positions ``start .. start + n`` ``[B, n, D]``.
 
-        times: optional ``[B, n]`` time indices replacing the layout's (timed video-level slots carry
-        a time given at run time); -1 means no time. Values past the window are clamped to its end.
+        gaps: ``[B, L]`` from ``SequenceLayout.gap_ids``, required when the layout has timed slots: their
+        positions embed the gap between the window's first frame and their target frame (Appendix E:
+        "the positional embedding of the end frame reflects the gap"), clamped to ``max_gap``.
         """
         positions = slice(start, start + tokens.shape[1])
-        time_ids = self.time_ids[positions] if times is None else (times + 1).clamp(0, self.layout.num_frames)
+        time = self.time(self.time_ids[positions])  # [n, D]
+        timed = self.timed[positions]
+        if self.gap is not None and bool(timed.any()):
+            if gaps is None:
+                raise ValueError("this layout has timed slots: pass their gaps (SequenceLayout.gap_ids)")
+            gap = self.gap(gaps[:, positions].clamp(0, self.config.max_gap))  # [B, n, D]
+            time = torch.where(timed[:, None], gap, time)
         return (
             self.token(tokens + self.token_offset[positions])
             + self.slot(self.slot_ids[positions])
-            + self.time(time_ids)
+            + time
             + self.index(self.index_ids[positions])
         )
 
@@ -126,17 +136,18 @@ class VideoTransformer(nn.Module):
         tokens: torch.Tensor,
         start: int = 0,
         cache: KVCache | None = None,
-        times: torch.Tensor | None = None,
+        gaps: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits ``[B, n, frame_vocab]`` for tokens ``[B, n]`` at positions ``start .. start + n``; entry i
-        scores the frame token at position ``start + i + 1``. With a cache, ``start`` must equal its length."""
+        scores the frame token at position ``start + i + 1``. With a cache, ``start`` must equal its length.
+        ``gaps``: see ``embed``."""
         if start + tokens.shape[1] > self.layout.length:
             raise ValueError(
                 f"positions up to {start + tokens.shape[1]} exceed the window ({self.layout.length})"
             )
         if cache is not None and cache.length != start:
             raise ValueError(f"the cache holds {cache.length} positions, the tokens start at {start}")
-        x = self.dropout(self.embed(tokens, start, times))
+        x = self.dropout(self.embed(tokens, start, gaps))
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer)
         if cache is not None:

@@ -1,4 +1,5 @@
-"""The tokens of a dataset's videos under a frozen autoencoder, computed once and cached on disk.
+"""The tokens of a dataset's videos under a frozen autoencoder (and its conditions' tokens), computed
+once and cached on disk.
 
 Stage 2 trains on tokens only, so every frame is encoded and quantized once (E, Q frozen), not at
 every step. The cache is one safetensors file per split, a ``[T, h, w]`` int32 tensor per video, and
@@ -9,14 +10,17 @@ another autoencoder or at another size is rebuilt, never silently reused.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
 import torch
 
+from ccvs_core.conditions import Condition, check_video_tokens
 from ccvs_core.console import track
 from ccvs_core.data.clips import ClipDataset, FrameGeometry
 from ccvs_core.data.video import read_record_frames
+from ccvs_core.errors import InputError
 from ccvs_core.models.autoencoder import FlowAutoencoder, frames_to_tensor
 from ccvs_core.weights import load_tensors, save_tensors
 
@@ -31,6 +35,11 @@ def file_digest(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def cache_key(weights: Path, size: tuple[int, int]) -> dict[str, str]:
+    """What cached tokens depend on: the autoencoder's weights and the frame size."""
+    return {"autoencoder_sha256": file_digest(weights), "size": f"{size[0]}x{size[1]}"}
+
+
 @torch.no_grad()
 def tokenize_video(model: FlowAutoencoder, frames: torch.Tensor) -> torch.Tensor:
     """uint8 frames ``[T, H, W, 3]`` -> tokens ``[T, h, w]`` int32, in batches of ``BATCH`` frames."""
@@ -43,12 +52,9 @@ def video_tokens(
     model: FlowAutoencoder, weights: Path, clips: ClipDataset, cache: Path, progress: bool = True
 ) -> dict[str, torch.Tensor]:
     """``{video id: tokens [T, h, w]}`` for every video of ``clips``, from ``cache`` when it matches."""
-    key = {"autoencoder_sha256": file_digest(weights), "size": f"{clips.size[0]}x{clips.size[1]}"}
+    key = cache_key(weights, clips.size)
     if cache.is_file():
-        from safetensors import safe_open
-
-        with safe_open(str(cache), framework="pt") as handle:
-            metadata = handle.metadata() or {}
+        metadata = _metadata(cache)
         if all(metadata.get(k) == v for k, v in key.items()):
             tokens = load_tensors(cache)
             if set(tokens) == {v.id for v in clips.videos}:
@@ -62,3 +68,58 @@ def video_tokens(
         tokens[record.id] = tokenize_video(model, resized)
     save_tensors(cache, tokens, metadata=key)
     return tokens
+
+
+def condition_digest(conditions: dict[str, Condition]) -> str:
+    """sha256 of the conditions' names, configs and weights: their cached tokens are valid while it holds."""
+    digest = hashlib.sha256()
+    for name in sorted(conditions):
+        condition = conditions[name]
+        digest.update(json.dumps([name, condition.config.to_dict()], sort_keys=True).encode())
+        for key, value in sorted(condition.state_dict().items()):
+            digest.update(key.encode())
+            digest.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def condition_tracks(
+    conditions: dict[str, Condition],
+    clips: ClipDataset,
+    frame_tokens: dict[str, torch.Tensor],
+    key: dict[str, str],
+    cache: Path,
+    progress: bool = True,
+) -> dict[str, dict[str, dict[str, torch.Tensor]]]:
+    """``{video id: {condition: {slot: tokens}}}`` of every video of ``clips`` (``Condition.video_tokens``
+    of the whole video), from ``cache`` when it was made with the same ``key`` (the autoencoder and
+    frame size) and the same conditions."""
+    key = {**key, "conditions_sha256": condition_digest(conditions)}
+    ids = {v.id for v in clips.videos}
+    if cache.is_file() and _metadata(cache) == key:
+        flat = load_tensors(cache)
+        tracks: dict = {}
+        for name, value in flat.items():
+            video, condition, slot = name.split("/")
+            tracks.setdefault(video, {}).setdefault(condition, {})[slot] = value
+        if set(tracks) == ids:
+            return tracks
+    tracks, flat = {}, {}
+    for v, record in enumerate(track(clips.videos, "tokenizing conditions", disable=not progress)):
+        sample = clips.video_clip(v)
+        for name, condition in conditions.items():
+            try:
+                tokens = condition.video_tokens(sample, frame_tokens[record.id])
+            except InputError as err:
+                raise InputError(record.folder, f"condition '{name}': {err}") from err
+            tokens = check_video_tokens(condition, tokens, record.num_frames)
+            tracks.setdefault(record.id, {})[name] = tokens
+            flat.update({f"{record.id}/{name}/{slot}": value for slot, value in tokens.items()})
+    save_tensors(cache, flat, metadata=key)
+    return tracks
+
+
+def _metadata(path: Path) -> dict:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return handle.metadata() or {}

@@ -5,17 +5,25 @@ are cached on disk), windows of N frames are cut at random, and T learns Eq. 8. 
 warm-up and a cosine decay, gradient clipping, checkpoints every N steps (atomic, resumable, as in
 stage 1), and sample grids of predicted videos: the first real frame as context, the following
 frames sampled (top-k) and decoded by the autoencoder with the flow module.
+
+Conditions (``--cond NAME``) are built from their plugins, fitted to the training videos
+(``Condition.configure``), and their tokens of every training video are computed once and cached next
+to the frame tokens; a window reads its frames' condition tokens, and a timed slot (the end frame)
+the tokens of a random later target frame with its gap. The conditions' own modules are frozen here.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 import torch
 
+from ccvs_core.conditions import Condition, ConditionContext, Timeline, check_tokens, get_condition
 from ccvs_core.config import TransformerConfig, TransformerTrainingConfig, preset
 from ccvs_core.config_base import Config
 from ccvs_core.console import console, progress_bar
@@ -26,13 +34,12 @@ from ccvs_core.media import make_grid, write_image
 from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
 from ccvs_core.models.io import WEIGHTS_FILE, export_module, load_autoencoder
 from ccvs_core.models.transformer import VideoTransformer, next_token_loss
-from ccvs_core.pipeline import CCVSPipeline
-from ccvs_core.sequence import SequenceLayout
+from ccvs_core.pipeline import CCVSPipeline, build_layout, condition_context
 from ccvs_core.training import distributed
 from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
 from ccvs_core.training.run_log import append_log, truncate_log
 from ccvs_core.training.sampler import DrawSampler
-from ccvs_core.training.token_cache import video_tokens
+from ccvs_core.training.token_cache import cache_key, condition_tracks, video_tokens
 from ccvs_core.training.transformer_data import TokenClips
 from ccvs_core.weights import load_json, load_module
 
@@ -51,13 +58,29 @@ class TransformerRunConfig(Config):
     frame_size: tuple[int, int]  # (height, width) of the frames it was trained on
     transformer: TransformerConfig = attrs.Factory(TransformerConfig)
     training: TransformerTrainingConfig = attrs.Factory(TransformerTrainingConfig)
+    conditions: dict[str, dict[str, Any]] = attrs.Factory(dict)  # name -> its config, as asked for
+
+
+def condition_configs(requested: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``{name: {field: value}}`` (fields left out keep the plugin's defaults) -> full, checked configs."""
+    configs = {}
+    for name, values in requested.items():
+        cls = get_condition(name)
+        merged = {**cls.config_class().to_dict(), **values}
+        configs[name] = cls.config_class.from_dict(merged, source=f"--cond {name}").to_dict()
+    return configs
 
 
 def plan_transformer_run(
-    out: str | os.PathLike, autoencoder: str | os.PathLike | None, preset_name: str | None, overrides: dict
+    out: str | os.PathLike,
+    autoencoder: str | os.PathLike | None,
+    preset_name: str | None,
+    overrides: dict,
+    conditions: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> TransformerRunConfig:
     """The run config for ``out``: the saved one when resuming (only RESUMABLE training fields may
-    change), else preset ``preset_name`` (default "toyworld") for the autoencoder in ``autoencoder``."""
+    change), else preset ``preset_name`` (default "toyworld") for the autoencoder in ``autoencoder``.
+    ``conditions``: ``{name: config values}`` to train with (None: the saved run's, or none)."""
     saved_path = Path(out) / RUN_FILE
     saved = TransformerRunConfig.from_json(saved_path) if saved_path.is_file() else None
     if saved is None and autoencoder is None:
@@ -86,9 +109,18 @@ def plan_transformer_run(
     )
     if autoencoder is not None:
         run = attrs.evolve(run, autoencoder=str(autoencoder))
+    if conditions is not None or saved is None:
+        run = attrs.evolve(run, conditions=condition_configs(conditions or {}))
     if saved is not None:
+        if sorted(saved.conditions) != sorted(run.conditions):
+            raise ConfigError(
+                f"--out {out}",
+                f"holds a run trained with conditions {sorted(saved.conditions) or 'none'}, "
+                f"not {sorted(run.conditions) or 'none'}",
+                "resume with the same --cond flags, or choose another --out",
+            )
         old, new = _flat(saved.to_dict()), _flat(run.to_dict())
-        changed = [k for k in old if old[k] != new[k] and k.removeprefix("training.") not in RESUMABLE]
+        changed = [k for k in old if old[k] != new.get(k) and k.removeprefix("training.") not in RESUMABLE]
         if changed:
             raise ConfigError(
                 f"--out {out}",
@@ -117,26 +149,34 @@ class TransformerTrainer:
         self.main = distributed.is_main()
         self.progress = progress and self.main
         self.autoencoder = load_autoencoder(run.autoencoder, self.device).requires_grad_(False)
-        grid = self.autoencoder.config.token_grid(run.frame_size)
-        self.layout = SequenceLayout(grid, run.transformer.window)
+        window = run.transformer.window
+        clips = ClipDataset(data, num_frames=window, size=run.frame_size, split="train", crop="first")
+        self.fps = clips.videos[0].meta.fps
+        context = condition_context(self.autoencoder, run.frame_size, self.fps)
+        self.conditions = build_conditions(run.conditions, clips.videos, context, self.device)
+        self.layout = build_layout(self.autoencoder.config, run.transformer, run.frame_size, self.conditions)
         torch.manual_seed(cfg.seed)
         self.model = VideoTransformer(run.transformer, self.layout, self.autoencoder.config.codebook_size).to(
             self.device
         )
+        # the parts put together; it also lends the conditions the frame tokenizer (Condition.setup)
+        self.pipeline = CCVSPipeline(self.autoencoder, self.model, run.frame_size, self.conditions, self.fps)
         self.optimizer = torch.optim.AdamW(
             _param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95)
         )
         self.sampling = torch.Generator().manual_seed(cfg.seed + 1)
         self.step = 0
         self.checkpoints = CheckpointManager(self.out / "checkpoints")
-        window = run.transformer.window
-        clips = ClipDataset(data, num_frames=window, size=run.frame_size, split="train", crop="first")
         weights = Path(run.autoencoder) / WEIGHTS_FILE
         self.tokens = video_tokens(
             self.autoencoder, weights, clips, self.out / "tokens" / "train.safetensors", self.progress
         )
+        self.tracks = {}
+        if self.conditions:
+            key = cache_key(weights, run.frame_size)
+            cache = self.out / "tokens" / "train-conditions.safetensors"
+            self.tracks = condition_tracks(self.conditions, clips, self.tokens, key, cache, self.progress)
         self.sample_clips = first_clips(data, window, run.frame_size)
-        self.fps = clips.videos[0].meta.fps
         latest = self.checkpoints.latest()
         if latest is not None:
             self._resume(latest)
@@ -153,16 +193,24 @@ class TransformerTrainer:
 
     def fit(self) -> Path:
         cfg = self.run.training
-        dataset = TokenClips(self.tokens, self.run.transformer.window, cfg.seed)
+        timed = {name: [slot.name for slot in c.slots() if slot.timed] for name, c in self.conditions.items()}
+        dataset = TokenClips(
+            self.tokens,
+            self.run.transformer.window,
+            cfg.seed,
+            self.tracks,
+            timed,
+            self.run.transformer.max_gap,
+        )
         start = self.step * cfg.batch_size * distributed.world_size()
         sampler = DrawSampler(len(dataset), cfg.seed, start, distributed.rank(), distributed.world_size())
         loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler)
         with progress_bar(disable=not self.progress) as bar:
             task = bar.add_task("transformer", total=cfg.steps, completed=self.step, status="")
-            for frames in loader:
+            for batch in loader:
                 if self.step >= cfg.steps:
                     break
-                stats = self.train_step(frames.to(self.device))
+                stats = self.train_step(batch["frames"], batch["conditions"], batch["gaps"])
                 self.step += 1
                 bar.update(task, advance=1, status=f"loss={stats['loss']:.3f} lr={stats['lr']:.2e}")
                 if self.main and (self.step % 10 == 0 or self.step == cfg.steps):
@@ -173,15 +221,22 @@ class TransformerTrainer:
                     self.save()
         return self.out / EXPORT_DIR
 
-    def train_step(self, frames: torch.Tensor) -> dict[str, float]:
-        """frames: tokens ``[B, N, h, w]``."""
+    def train_step(
+        self,
+        frames: torch.Tensor,
+        conditions: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
+        gaps: Mapping[str, torch.Tensor] | None = None,
+    ) -> dict[str, float]:
+        """frames: tokens ``[B, N, h, w]``; conditions: ``{condition: {slot: tokens}}`` of the same
+        windows; gaps: ``{condition: [B]}`` of the timed ones (as ``TokenClips`` makes them)."""
         cfg = self.run.training
         lr = self.lr_at(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
-        sequence = self.layout.join(frames, {})
-        loss = next_token_loss(self.model(sequence), sequence, self.layout)  # Eq. 8
+        sequence = self.layout.join(frames.to(self.device), conditions or {})
+        gap_ids = self.layout.gap_ids({c: g.to(self.device) for c, g in (gaps or {}).items()}, len(frames))
+        loss = next_token_loss(self.model(sequence, gaps=gap_ids), sequence, self.layout)  # Eq. 8
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -202,12 +257,33 @@ class TransformerTrainer:
             torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,), generator=self.sampling)))
             for _ in range(count)
         ]
-        frames = generate_frame_tokens(self.model, tokens, {}, real.shape[1], SamplingConfig(), generators)
+        conditions, targets = self._sample_conditions(count)
+        frames = generate_frame_tokens(
+            self.model, tokens, conditions, real.shape[1], SamplingConfig(), generators, targets=targets
+        )
         video = self.autoencoder.decode_video(frames, real[:, :1])
         rows = torch.stack([real, video], dim=1).flatten(0, 1)
         path = self.out / "samples" / f"step-{self.step:08d}-prediction.png"
         write_image(path, make_grid(tensor_to_frames(rows).cpu().numpy()))
         return path
+
+    def _sample_conditions(self, count: int) -> tuple[dict, dict]:
+        """The conditions of the sample clips, taken the way ``generate`` takes a user's (from_sample,
+        then tokenize): ``({condition: {slot: [count, ...]}}, {condition: target frames [count]})``."""
+        per_clip: dict = {}
+        targets: dict = {}
+        for i in range(count):
+            clip = self.sample_clips[i]
+            timeline = Timeline(num_frames=len(clip.frame_indices), fps=clip.fps)
+            for name, condition in self.conditions.items():
+                raw = condition.from_sample(clip)
+                tokens = check_tokens(condition, condition.tokenize(raw, timeline), 1, timeline.num_frames)
+                for slot, value in tokens.items():
+                    per_clip.setdefault(name, {}).setdefault(slot, []).append(value.to(self.device))
+                if any(slot.timed for slot in condition.slots()):
+                    targets.setdefault(name, []).append(condition.target_frame(raw, timeline))
+        conditions = {c: {s: torch.cat(v) for s, v in slots.items()} for c, slots in per_clip.items()}
+        return conditions, {c: torch.tensor(v, device=self.device) for c, v in targets.items()}
 
     def save(self) -> None:
         if not self.main:
@@ -222,8 +298,7 @@ class TransformerTrainer:
         export_module(
             self.model, "transformer", self.run.transformer, self.out / EXPORT_DIR, {"step": self.step}
         )
-        pipeline = CCVSPipeline(self.autoencoder, self.model, self.run.frame_size, fps=self.fps)
-        pipeline.save_pretrained(self.out / PIPELINE_DIR)
+        self.pipeline.save_pretrained(self.out / PIPELINE_DIR)
 
     def _resume(self, path: Path) -> None:
         parts, state = self.checkpoints.load(path)
@@ -250,3 +325,19 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     ids = {id(p) for p in decay}
     rest = [p for p in model.parameters() if id(p) not in ids]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def build_conditions(
+    configs: Mapping[str, Mapping[str, Any]], videos: list, context: ConditionContext, device: torch.device
+) -> dict[str, Condition]:
+    """The run's conditions, each fitted to the training videos and the pipeline (``Condition.configure``)
+    and frozen."""
+    conditions = {}
+    for name, values in configs.items():
+        cls = get_condition(name)
+        condition = cls(cls.config_class.from_dict(dict(values), source=f"--cond {name}"))
+        fitted = condition.configure(videos, context)
+        if fitted != condition.config:
+            condition = cls(fitted)
+        conditions[name] = condition.to(device).requires_grad_(False).eval()
+    return conditions
