@@ -22,7 +22,7 @@ def test_slots_fit_a_sequence_layout():
     layout = SequenceLayout((2, 2), 3, [("audio", s) for s in slots])
     per_frame = sum(s.length for s in slots if s.level == "frame")
     per_video = sum(s.length for s in slots if s.level == "video")
-    assert layout.length == per_video + 3 * (per_frame + 4)
+    assert layout.length == 1 + per_video + 3 * (per_frame + 4)  # + the start token
 
 
 @pytest.mark.parametrize("method", ["parse", "from_sample", "tokenize"])

@@ -1,45 +1,75 @@
-"""ccvs condition 'class': class (Appendix E "Class-conditioned synthesis", Fig. D5/D6).
+"""ccvs condition 'class': one video-level token naming the video's class (Appendix E
+"Class-conditioned synthesis", Fig. D5/D6).
 
-This release declares the condition's config and token slots only; ``parse``, ``from_sample`` and
-``tokenize`` are not built yet and raise a PluginError that says so (see README.md).
+Training reads the class from each video's ``meta.json``; the class list (sorted names, the token
+order) is learnt from the training videos unless the config gives it, and is saved with the pipeline,
+so ``--cond class:walk`` means the same token at generation time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
+import torch
 
-from ccvs_core import Condition, Config, PluginError, Slot, Timeline
+from ccvs_core import Condition, ConditionContext, Config, InputError, Slot, Timeline
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 @attrs.frozen(kw_only=True)
 class ClassConfig(Config):
-    classes: tuple[str, ...] = ()  # the class names, in token order (stored in the pipeline config)
+    classes: tuple[str, ...] = ()  # the class names, in token order (learnt from the training videos)
 
 
 class ClassCondition(Condition):
-    """Class: one video-level slot `tokens`: 1 token whose vocabulary is the class list."""
+    """One video-level slot ``tokens``: 1 token whose vocabulary is the class list."""
 
     config_class = ClassConfig
 
     def slots(self) -> list[Slot]:
         return [Slot("video", 1, max(1, len(self.config.classes)))]
 
-    def parse(self, spec: str) -> Any:
-        raise self._not_built("parse")
+    def configure(self, videos: Sequence[Any], context: ConditionContext) -> Config:
+        if self.config.classes:
+            return self.config
+        labels = sorted({v.meta.label for v in videos if v.meta.label is not None})
+        if not labels:
+            raise InputError(
+                "training videos", 'none has a "class" in its meta.json (the class condition needs one)'
+            )
+        return self.config.replace(classes=tuple(labels))
 
-    def from_sample(self, sample: Any) -> Any:
-        raise self._not_built("from_sample")
+    def parse(self, spec: str) -> str:
+        """A class name, or its index in the class list."""
+        spec = spec.strip()
+        if spec.isdigit() and self.config.classes:
+            index = int(spec)
+            if index >= len(self.config.classes):
+                raise InputError(
+                    f"--cond class:{spec}",
+                    f"index out of range: there are {len(self.config.classes)} classes ({self._known()})",
+                )
+            return self.config.classes[index]
+        self._index(spec, f"--cond class:{spec}")
+        return spec
 
-    def tokenize(self, raw: Any, timeline: Timeline) -> dict:
-        raise self._not_built("tokenize")
+    def from_sample(self, sample: Any) -> str:
+        if sample.label is None:
+            raise InputError(f"video '{sample.video_id}'", 'has no "class" in its meta.json')
+        return sample.label
 
-    def _not_built(self, method: str) -> PluginError:
-        return PluginError(
-            "condition 'class'",
-            f"{method} is not built yet in ccvs-plugin-class {__version__}: this release declares the "
-            "slots only; the tokenizer comes with the conditioning-plugins issue",
-        )
+    def tokenize(self, raw: str, timeline: Timeline) -> dict[str, torch.Tensor]:
+        return {"tokens": torch.tensor([[self._index(raw, f"class '{raw}'")]])}
+
+    def _index(self, name: Any, subject: str) -> int:
+        if not self.config.classes:
+            raise InputError(subject, "this class condition has no class list yet (it is learnt in training)")
+        if name not in self.config.classes:
+            raise InputError(subject, f"unknown class; the known ones are {self._known()}")
+        return self.config.classes.index(name)
+
+    def _known(self) -> str:
+        return ", ".join(f"{i}: {c}" for i, c in enumerate(self.config.classes))

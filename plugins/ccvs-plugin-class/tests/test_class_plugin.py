@@ -1,10 +1,14 @@
-"""ccvs-plugin-class: registered through its entry point, valid slots, clear 'not built yet' errors."""
+"""ccvs-plugin-class: discovery, the class list learnt in training, parsing, tokens, the CLI end to end."""
 
+import numpy as np
 import pytest
+import torch
 from ccvs_plugin_class import ClassCondition, ClassConfig
 
-from ccvs_core import PluginError, Timeline, get_condition, list_conditions
-from ccvs_core.sequence import SequenceLayout
+from ccvs_core import InputError, Timeline, get_condition, list_conditions
+from ccvs_core.media import read_frames
+from ccvs_core.pipeline import CCVSPipeline
+from tests.helpers import first_frame_file, generate_cli, train_with_conditions_cli
 
 
 def test_discovered_through_its_entry_point():
@@ -15,19 +19,44 @@ def test_discovered_through_its_entry_point():
     assert get_condition("class") is ClassCondition
 
 
-def test_slots_fit_a_sequence_layout():
-    condition = ClassCondition(ClassConfig())
-    slots = condition.slots()
-    assert {s.level for s in slots} == {"video"}
-    layout = SequenceLayout((2, 2), 3, [("class", s) for s in slots])
-    per_frame = sum(s.length for s in slots if s.level == "frame")
-    per_video = sum(s.length for s in slots if s.level == "video")
-    assert layout.length == per_video + 3 * (per_frame + 4)
+def condition(*classes):
+    return ClassCondition(ClassConfig(classes=classes))
 
 
-@pytest.mark.parametrize("method", ["parse", "from_sample", "tokenize"])
-def test_unbuilt_methods_say_so(method):
-    condition = get_condition("class")()
-    args = {"parse": ("x",), "from_sample": (None,), "tokenize": (None, Timeline(4, 10.0))}[method]
-    with pytest.raises(PluginError, match="not built yet"):
-        getattr(condition, method)(*args)
+def test_parse_takes_a_name_or_an_index_and_lists_the_known_ones():
+    c = condition("circle", "line", "still")
+    assert c.parse("line") == "line"
+    assert c.parse("2") == "still"
+    with pytest.raises(InputError, match=r"unknown class; the known ones are 0: circle, 1: line, 2: still"):
+        c.parse("jump")
+    with pytest.raises(InputError, match="index out of range: there are 3 classes"):
+        c.parse("3")
+    with pytest.raises(InputError, match="no class list yet"):
+        condition().parse("walk")
+
+
+def test_one_token_per_video():
+    c = condition("circle", "line")
+    assert c.slots()[0].vocab_size == 2 and c.slots()[0].level == "video"
+    assert torch.equal(c.tokenize("line", Timeline(7, 10.0))["tokens"], torch.tensor([[1]]))
+
+
+def test_ccvs_trains_and_generates_with_a_class(stage1, tmp_path, capsys):
+    pipeline_dir = train_with_conditions_cli(stage1, tmp_path / "run", ["class"])
+    pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
+    classes = pipeline.conditions["class"].config.classes
+    assert set(classes) <= {"circle", "zigzag", "line", "still"} and list(classes) == sorted(classes)
+    context = first_frame_file(stage1[0], "test")
+    assert generate_cli(pipeline_dir, tmp_path / "a.gif", [f"class:{classes[0]}"], context=context) == 0
+    assert read_frames(tmp_path / "a.gif").shape[0] == 5
+    # zero context frames: every frame sampled from the class alone (Fig. D6)
+    assert generate_cli(pipeline_dir, tmp_path / "b.gif", [f"class:{classes[-1]}"]) == 0
+    videos = pipeline.generate(None, {"class": classes[0]}, num_frames=3, num_samples=2, seed=1)
+    assert videos.shape == (2, 3, 16, 16, 3)
+    assert not np.array_equal(videos[0], videos[1])
+    capsys.readouterr()
+    assert generate_cli(pipeline_dir, tmp_path / "c.gif", ["class:jump"]) == 2
+    assert "unknown class; the known ones are" in capsys.readouterr().err
+    assert generate_cli(pipeline_dir, tmp_path / "d.gif", []) == 2
+    assert "this pipeline needs it" in capsys.readouterr().err
+    assert not (tmp_path / "c.gif").exists() and not (tmp_path / "d.gif").exists()

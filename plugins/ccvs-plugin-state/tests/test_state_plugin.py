@@ -1,33 +1,102 @@
-"""ccvs-plugin-state: registered through its entry point, valid slots, clear 'not built yet' errors."""
+"""ccvs-plugin-state: trajectory files (good and bad), resampling, quantization, the CLI end to end."""
 
+import json
+
+import numpy as np
 import pytest
-from ccvs_plugin_state import StateCondition, StateConfig
+import torch
+from ccvs_plugin_state import StateCondition, StateConfig, Trajectory, read_trajectory
 
-from ccvs_core import PluginError, Timeline, get_condition, list_conditions
-from ccvs_core.sequence import SequenceLayout
+from ccvs_core import ConditionContext, InputError, Timeline, get_condition, list_conditions
+from ccvs_core.media import read_frames
+from ccvs_core.pipeline import CCVSPipeline
+from tests.helpers import first_frame_file, generate_cli, train_with_conditions_cli
 
 
 def test_discovered_through_its_entry_point():
     entry = next(e for e in list_conditions() if e.name == "state")
     assert entry.ok, entry.error
     assert entry.package == "ccvs-plugin-state"
-    assert entry.source == "entry point"
     assert get_condition("state") is StateCondition
+    assert [(s.level, s.length, s.vocab_size) for s in entry.slots] == [("frame", 2, 128)]  # paper setting
 
 
-def test_slots_fit_a_sequence_layout():
-    condition = StateCondition(StateConfig())
-    slots = condition.slots()
-    assert {s.level for s in slots} == {"frame"}
-    layout = SequenceLayout((2, 2), 3, [("state", s) for s in slots])
-    per_frame = sum(s.length for s in slots if s.level == "frame")
-    per_video = sum(s.length for s in slots if s.level == "video")
-    assert layout.length == per_video + 3 * (per_frame + 4)
+def with_frame(condition, size=(32, 64)):
+    condition.setup(ConditionContext(lambda f: None, size, 10.0, (4, 8), 32))
+    return condition
 
 
-@pytest.mark.parametrize("method", ["parse", "from_sample", "tokenize"])
-def test_unbuilt_methods_say_so(method):
-    condition = get_condition("state")()
-    args = {"parse": ("x",), "from_sample": (None,), "tokenize": (None, Timeline(4, 10.0))}[method]
-    with pytest.raises(PluginError, match="not built yet"):
-        getattr(condition, method)(*args)
+def write(tmp_path, data, name="traj.json"):
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def test_tokens_are_bins_of_the_resampled_positions(tmp_path):
+    condition = with_frame(StateCondition(StateConfig(bins=8)))  # frame 32 high, 64 wide
+    # 5 fps trajectory, the video at 10 fps: every other frame is interpolated
+    path = write(tmp_path, {"fps": 5, "positions": [[0, 0], [16, 8], [32, 16], [63.9, 31.9]]})
+    tokens = condition.tokenize(condition.parse(str(path)), Timeline(7, 10.0))["tokens"]
+    assert tokens.shape == (1, 7, 2) and tokens.dtype == torch.long
+    x = np.array([0, 8, 16, 24, 32, 47.95, 63.9])  # x at 0, 0.1, ... 0.6 s
+    assert tokens[0, :, 0].tolist() == np.floor(x / 64 * 8).astype(int).tolist()
+    assert tokens[0, :, 1].tolist() == np.floor(x / 2 / 32 * 8).astype(int).tolist()
+    # later windows start later in the trajectory; outside the frame falls in the edge bins
+    later = condition.tokenize(Trajectory(np.array([[-5.0, 100.0]] * 20), 10.0), Timeline(3, 10.0, 4))
+    assert later["tokens"][0].tolist() == [[0, 7]] * 3
+    assert np.allclose(condition.dequantize(np.array([0, 7]), (32, 64)), [4, 30])
+
+
+def test_size_maps_positions_like_the_context_frames(tmp_path):
+    path = write(tmp_path, {"fps": 10, "positions": [[100, 50]], "size": [200, 100]})
+    assert np.allclose(read_trajectory(path, (32, 64)).positions, [[32, 16]])  # 200x100 -> 64x32
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{not json", "is not valid JSON"),
+        ({"positions": [[1, 2]]}, "must be an object"),
+        ({"fps": 10, "positions": [[1, 2]], "speed": 3}, "unknown keys"),
+        ({"fps": 0, "positions": [[1, 2]]}, "'fps' must be a positive number"),
+        ({"fps": 10, "positions": []}, "must be a non-empty list"),
+        (
+            {"fps": 10, "positions": [[1, 2], [1, "NaN"]]},
+            r"positions\[1\] must be \[x, y\] with finite numbers",
+        ),
+        (
+            '{"fps": 10, "positions": [[1, 2], [NaN, 3]]}',
+            r"positions\[1\] must be \[x, y\] with finite numbers",
+        ),
+        ({"fps": 10, "positions": [[1, 2]], "size": [0, 5]}, "'size' must be"),
+    ],
+)
+def test_bad_trajectory_files_name_the_file_and_the_problem(tmp_path, content, problem):
+    path = write(tmp_path, content)
+    with pytest.raises(InputError, match=problem) as err:
+        read_trajectory(path)
+    assert str(path) in str(err.value)
+
+
+def test_a_trajectory_shorter_than_the_video_is_refused(tmp_path):
+    condition = with_frame(StateCondition())
+    path = write(tmp_path, {"fps": 10, "positions": [[1, 2]] * 3})
+    with pytest.raises(InputError, match=r"covers 0\.200 s .* needs 0\.500 s"):
+        condition.tokenize(condition.parse(str(path)), Timeline(6, 10.0))
+    with pytest.raises(InputError, match="trajectory file not found"):
+        condition.parse(str(tmp_path / "none.json"))
+
+
+def test_ccvs_trains_and_generates_with_a_trajectory(stage1, tmp_path, capsys):
+    pipeline_dir = train_with_conditions_cli(stage1, tmp_path / "run", ["state:bins=16"])
+    pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
+    assert pipeline.conditions["state"].config.bins == 16
+    h, w = pipeline.frame_size
+    path = write(tmp_path, {"fps": 10, "positions": [[w * t / 10, h / 2] for t in range(10)]})
+    context = first_frame_file(stage1[0])
+    assert generate_cli(pipeline_dir, tmp_path / "a.mp4", [f"state:{path}"], context=context, frames=7) == 0
+    assert read_frames(tmp_path / "a.mp4").shape[0] == 7
+    capsys.readouterr()
+    assert generate_cli(pipeline_dir, tmp_path / "b.mp4", [f"state:{path}"], context=context, frames=12) == 2
+    assert "the video needs 1.100 s" in capsys.readouterr().err
+    assert not (tmp_path / "b.mp4").exists()
