@@ -130,13 +130,17 @@ class Condition(torch.nn.Module):
 
     Life cycle: the stage-2 trainer builds the condition from its config, calls ``configure`` with the
     training videos (a class list is learnt there) and rebuilds it from the config that returns, calls
-    ``setup`` (the pipeline's frame tokenizer), then ``video_tokens`` once per training video.
+    ``setup`` (the pipeline's frame tokenizer) and ``fit`` (its own modules), then ``video_tokens`` once
+    per training video.
     ``ccvs generate`` calls ``parse`` on the CLI value, then ``tokenize`` (and ``target_frame`` for
     timed slots).
     """
 
     name: ClassVar[str] = ""  # set when registered
     config_class: ClassVar[type[Config]] = NoConfig
+    # on/off flags this condition adds to ``ccvs generate`` ({"--pad-audio": "help text"}); their values
+    # are in ``self.options`` (flag -> bool) when ``parse`` runs
+    cli_flags: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: Config | None = None):
         super().__init__()
@@ -148,6 +152,7 @@ class Condition(torch.nn.Module):
             )
         self.config = config
         self.context: ConditionContext | None = None
+        self.options: dict[str, bool] = {}
 
     def setup(self, context: ConditionContext) -> None:
         """Receive what the pipeline lends (its frame tokenizer, frame size, fps) before any tokenizing."""
@@ -164,6 +169,10 @@ class Condition(torch.nn.Module):
         """The config fitted to the training data (``VideoRecord``s of the training split) and to the
         pipeline (``context``), e.g. a class list or the frame token grid; the default keeps it as it is."""
         return self.config
+
+    def fit(self, videos: Sequence[Any], context: ConditionContext) -> None:
+        """Train or load this condition's own modules before the stage-2 trainer tokenizes with it (after
+        ``configure`` and ``setup``); their weights are then saved with the pipeline. Default: nothing."""
 
     def slots(self) -> list[Slot]:
         """The token slots this condition fills, in order."""

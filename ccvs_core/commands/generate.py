@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from ccvs_core.commands.run_arguments import pick_device
-from ccvs_core.conditions import get_condition
+from ccvs_core.conditions import get_condition, list_conditions
 from ccvs_core.console import out, progress_bar
 from ccvs_core.errors import InputError
 from ccvs_core.generation import SamplingConfig
@@ -63,7 +64,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--fps", type=float, help="frame rate of the output (default: the pipeline's)")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="output .mp4 or .gif")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    add_condition_flags(parser)
     parser.set_defaults(func=run)
+
+
+def add_condition_flags(parser: argparse.ArgumentParser) -> None:
+    """The on/off flags the installed conditions declare (``Condition.cli_flags``), e.g. --pad-audio."""
+    group = None
+    for entry in list_conditions():
+        for flag, text in entry.cls.cli_flags.items() if entry.ok else ():
+            group = group or parser.add_argument_group("condition options")
+            with contextlib.suppress(argparse.ArgumentError):  # a flag two conditions share: one switch
+                group.add_argument(flag, action="store_true", help=f"{text} (condition '{entry.name}')")
 
 
 def split_conditions(specs: list[str]) -> dict[str, str]:
@@ -80,7 +92,7 @@ def split_conditions(specs: list[str]) -> dict[str, str]:
     return values
 
 
-def parse_conditions(pipeline: CCVSPipeline, values: dict[str, str]) -> dict:
+def parse_conditions(pipeline: CCVSPipeline, values: dict[str, str], args: argparse.Namespace) -> dict:
     """``{"audio": "drums.wav"}`` -> ``{"audio": raw input}``, each VALUE read by the pipeline's own
     condition (its config — a class list, a frame size — is the one it was trained with)."""
     unknown = sorted(set(values) - set(pipeline.conditions))
@@ -89,7 +101,16 @@ def parse_conditions(pipeline: CCVSPipeline, values: dict[str, str]) -> dict:
         raise InputError(
             f"--cond {unknown[0]}", f"this pipeline was not trained with it (its conditions: {known})"
         )
-    return {name: pipeline.conditions[name].parse(value) for name, value in values.items()}
+    raw = {}
+    for name, value in values.items():
+        condition = pipeline.conditions[name]
+        condition.options = {flag: bool(getattr(args, _dest(flag), False)) for flag in condition.cli_flags}
+        raw[name] = condition.parse(value)
+    return raw
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
             args.context, f"has {len(context)} frames, --context-frames asks for {context_frames}"
         )
     pipeline = CCVSPipeline.from_pretrained(args.model, pick_device(args.device))
-    conditions = parse_conditions(pipeline, values)
+    conditions = parse_conditions(pipeline, values, args)
     with progress_bar() as bar:
         task = bar.add_task("generating", total=args.frames - context_frames, status="")
         videos = pipeline.generate(

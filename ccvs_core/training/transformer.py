@@ -339,5 +339,7 @@ def build_conditions(
         fitted = condition.configure(videos, context)
         if fitted != condition.config:
             condition = cls(fitted)
+        condition.setup(context)
+        condition.fit(videos, context)
         conditions[name] = condition.to(device).requires_grad_(False).eval()
     return conditions
