@@ -1,50 +1,88 @@
-"""ccvs condition 'audio': audio (Sec. 4 AudioSet-Drums, Tables 6 and D3, Appendix A).
+"""ccvs condition 'audio': the sound of each frame as tokens (Sec. 4 AudioSet-Drums, Tables 6 and D3,
+Appendix A).
 
-This release declares the condition's config and token slots only; ``parse``, ``from_sample`` and
-``tokenize`` are not built yet and raise a PluginError that says so (see README.md).
+A sound file (WAV, FLAC, OGG, ..., any rate, mono or stereo) is resampled to the tokenizer's rate and
+cut into one window per video frame at the video's fps; each window's log spectrogram goes through the
+sound tokenizer (``ccvs train audio-tokenizer``), giving ``tokens_per_frame`` tokens before every
+frame (the authors' setting: 16 tokens from a 1024-entry codebook). The tokenizer's weights are saved
+in the pipeline, so generation needs only the pipeline.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
 
 import attrs
+import torch
 
-from ccvs_core import Condition, Config, PluginError, Slot, Timeline, at_least
+from ccvs_core import Condition, ConditionContext, Config, InputError, Slot, Timeline
+from ccvs_core.weights import load_json, load_module, load_tensors
+from ccvs_plugin_audio.sound import Sound, frame_windows, log_spectrogram, read_sound
+from ccvs_plugin_audio.tokenizer import SoundTokenizer, SoundTokenizerConfig
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+PAD_FLAG = "--pad-audio"
 
 
 @attrs.frozen(kw_only=True)
 class AudioConfig(Config):
-    tokens_per_frame: int = attrs.field(
-        default=16, validator=at_least(1)
-    )  # sound tokens per video frame (paper: 16)
-    codebook_size: int = attrs.field(
-        default=1024, validator=at_least(2)
-    )  # entries of the sound codebook (paper: 1024)
+    tokenizer: str = ""  # folder of a trained sound tokenizer (ccvs train audio-tokenizer: OUT/tokenizer)
+    sound: SoundTokenizerConfig = attrs.Factory(SoundTokenizerConfig)  # its sizes, read from that folder
 
 
 class AudioCondition(Condition):
-    """Audio: one frame-level slot `tokens`: 16 tokens per frame from a 1024-entry sound codebook."""
+    """One frame-level slot ``tokens``: the sound tokenizer's tokens of each frame's window."""
 
     config_class = AudioConfig
+    cli_flags: ClassVar[dict[str, str]] = {PAD_FLAG: "pad a sound track shorter than the video with silence"}
+
+    def __init__(self, config: AudioConfig | None = None):
+        super().__init__(config)
+        self.tokenizer = SoundTokenizer(self.config.sound).eval()
 
     def slots(self) -> list[Slot]:
-        return [Slot("frame", self.config.tokens_per_frame, self.config.codebook_size)]
+        return [Slot("frame", self.config.sound.tokens_per_frame, self.config.sound.codebook_size)]
 
-    def parse(self, spec: str) -> Any:
-        raise self._not_built("parse")
+    def configure(self, videos: Sequence[Any], context: ConditionContext) -> Config:
+        folder = self._tokenizer_folder()
+        data = load_json(folder / "config.json")
+        if not isinstance(data, dict) or "sound_tokenizer" not in data:
+            raise InputError(folder / "config.json", "is not a sound tokenizer (no 'sound_tokenizer' config)")
+        sound = SoundTokenizerConfig.from_dict(data["sound_tokenizer"], source=str(folder / "config.json"))
+        return self.config.replace(sound=sound)
 
-    def from_sample(self, sample: Any) -> Any:
-        raise self._not_built("from_sample")
+    def fit(self, videos: Sequence[Any], context: ConditionContext) -> None:
+        """Load the trained tokenizer (it is trained on its own, by ``ccvs train audio-tokenizer``)."""
+        weights = self._tokenizer_folder() / "model.safetensors"
+        load_module(self.tokenizer, load_tensors(weights), weights, prefix="sound_tokenizer.")
 
-    def tokenize(self, raw: Any, timeline: Timeline) -> dict:
-        raise self._not_built("tokenize")
+    def _tokenizer_folder(self) -> Path:
+        if not self.config.tokenizer:
+            raise InputError(
+                "--cond audio",
+                "needs a trained sound tokenizer: run `ccvs train audio-tokenizer --data DIR --out RUN`, "
+                "then train with --cond audio:tokenizer=RUN/tokenizer",
+            )
+        return Path(self.config.tokenizer)
 
-    def _not_built(self, method: str) -> PluginError:
-        return PluginError(
-            "condition 'audio'",
-            f"{method} is not built yet in ccvs-plugin-audio {__version__}: this release declares the "
-            "slots only; the tokenizer comes with the conditioning-plugins issue",
+    def parse(self, spec: str) -> Sound:
+        return read_sound(spec, pad=self.options.get(PAD_FLAG, False))
+
+    def from_sample(self, sample: Any) -> Sound:
+        if sample.audio is None:
+            raise InputError(f"video '{sample.video_id}'", "has no audio.wav (the audio condition needs one)")
+        return Sound.from_channels(
+            sample.audio, sample.sample_rate, f"video '{sample.video_id}' audio.wav", pad=True
         )
+
+    def tokenize(self, raw: Sound, timeline: Timeline) -> dict[str, torch.Tensor]:
+        if not isinstance(raw, Sound):
+            raise InputError("audio", f"expects a Sound (read_sound), got {type(raw).__name__}")
+        config = self.config.sound
+        windows = frame_windows(raw.resampled(config.sample_rate), timeline)
+        spectrograms = log_spectrogram(windows, config.bins, config.steps)
+        device = next(self.tokenizer.parameters()).device
+        tokens = self.tokenizer.tokenize(spectrograms.to(device)).cpu()  # [T, tokens_per_frame]
+        return {"tokens": tokens[None]}

@@ -1,33 +1,150 @@
-"""ccvs-plugin-audio: registered through its entry point, valid slots, clear 'not built yet' errors."""
+"""ccvs-plugin-audio: reading sound files (good and bad), frame alignment, spectrograms, the sound
+tokenizer's training command, and the condition end to end through the CLI."""
 
+import json
+
+import numpy as np
 import pytest
+import torch
 from ccvs_plugin_audio import AudioCondition, AudioConfig
+from ccvs_plugin_audio.sound import Sound, frame_windows, log_spectrogram, read_sound
+from ccvs_plugin_audio.tokenizer import PRESETS, SoundTokenizerConfig
 
-from ccvs_core import PluginError, Timeline, get_condition, list_conditions
-from ccvs_core.sequence import SequenceLayout
+from ccvs_core import ConfigError, InputError, Timeline, get_condition, list_conditions
+from ccvs_core.cli import main
+from ccvs_core.data.audio import write_wav
+from ccvs_core.media import read_frames
+from ccvs_core.pipeline import CCVSPipeline
+from tests.helpers import first_frame_file, generate_cli, train_with_conditions_cli
 
 
-def test_discovered_through_its_entry_point():
+def test_discovered_through_its_entry_point_with_the_paper_sizes():
     entry = next(e for e in list_conditions() if e.name == "audio")
     assert entry.ok, entry.error
-    assert entry.package == "ccvs-plugin-audio"
-    assert entry.source == "entry point"
-    assert get_condition("audio") is AudioCondition
+    assert entry.package == "ccvs-plugin-audio" and get_condition("audio") is AudioCondition
+    assert [(s.level, s.length, s.vocab_size) for s in entry.slots] == [("frame", 16, 1024)]
 
 
-def test_slots_fit_a_sequence_layout():
-    condition = AudioCondition(AudioConfig())
-    slots = condition.slots()
-    assert {s.level for s in slots} == {"frame"}
-    layout = SequenceLayout((2, 2), 3, [("audio", s) for s in slots])
-    per_frame = sum(s.length for s in slots if s.level == "frame")
-    per_video = sum(s.length for s in slots if s.level == "video")
-    assert layout.length == 1 + per_video + 3 * (per_frame + 4)  # + the start token
+def test_any_rate_and_channel_count_is_read_and_resampled(tmp_path):
+    t = np.arange(8000) / 8000
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.zeros_like(t)]).astype(np.float32) * 0.5
+    write_wav(tmp_path / "a.wav", stereo, 8000)
+    sound = read_sound(tmp_path / "a.wav")
+    assert sound.rate == 8000 and sound.samples.shape == (8000,)  # mono: the channels' mean
+    assert sound.samples.abs().max() == pytest.approx(0.25, abs=1e-3)
+    assert sound.resampled(16000).samples.shape == (16000,)
 
 
-@pytest.mark.parametrize("method", ["parse", "from_sample", "tokenize"])
-def test_unbuilt_methods_say_so(method):
-    condition = get_condition("audio")()
-    args = {"parse": ("x",), "from_sample": (None,), "tokenize": (None, Timeline(4, 10.0))}[method]
-    with pytest.raises(PluginError, match="not built yet"):
-        getattr(condition, method)(*args)
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(b"RIFF not really a wave file", "cannot be decoded as audio"), (None, "audio file not found")],
+)
+def test_bad_sound_files_name_the_file(tmp_path, content, problem):
+    path = tmp_path / "bad.wav"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=problem) as err:
+        read_sound(path)
+    assert "bad.wav" in str(err.value)
+
+
+def test_one_window_per_frame_aligned_to_the_frame_times():
+    rate, fps = 1000, 10.0
+    samples = torch.arange(1000, dtype=torch.float32)  # sample i holds i: windows show their start
+    windows = frame_windows(Sound(samples, rate), Timeline(4, fps, start_frame=3))
+    assert windows.shape == (4, 100)
+    assert windows[:, 0].tolist() == [300, 400, 500, 600] and windows[0, -1] == 399
+    with pytest.raises(InputError, match=r"lasts 1\.00 s, the video needs 1\.20 s"):
+        frame_windows(Sound(samples, rate, "drums.wav"), Timeline(12, fps))
+    padded = frame_windows(Sound(samples, rate, pad=True), Timeline(12, fps))
+    assert padded.shape == (12, 100) and padded[10:].abs().sum() == 0  # silence after the track
+
+
+def test_a_hit_shows_in_its_own_frame_spectrogram():
+    rate, fps = 16000, 10.0
+    samples = torch.zeros(rate)
+    samples[3 * 1600 : 3 * 1600 + 400] = torch.randn(400, generator=torch.Generator().manual_seed(0))
+    spec = log_spectrogram(frame_windows(Sound(samples, rate), Timeline(10, fps)), bins=64, steps=16)
+    assert spec.shape == (10, 1, 64, 16)
+    energy = spec.sum(dim=(1, 2, 3))
+    assert int(energy.argmax()) == 3 and energy[5:].max() == 0
+
+
+def test_tokenizer_sizes_are_checked():
+    assert SoundTokenizerConfig().tokens_per_frame == 16  # paper: 64 x 16 spectrogram -> 8 x 2
+    assert SoundTokenizerConfig(**PRESETS["tiny"]).tokens_per_frame == 8
+    with pytest.raises(ConfigError, match="divisible by 8"):
+        SoundTokenizerConfig(bins=20)
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(stage1, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sound") / "run"
+    assert (
+        main(["train", "audio-tokenizer", "--data", str(stage1[0]), "--out", str(out), "--preset", "tiny"])
+        == 0
+    )
+    return out
+
+
+def test_the_tokenizer_trains_reports_its_error_and_resumes(tokenizer_dir, stage1, capsys):
+    scores = json.loads((tokenizer_dir / "eval.json").read_text())
+    assert scores["step"] == 4 and scores["l1"] > 0 and scores["relative_l1"] > 0
+    assert (tokenizer_dir / "tokenizer" / "model.safetensors").is_file()
+    assert (tokenizer_dir / "spectrograms.png").is_file()
+    argv = ["train", "audio-tokenizer", "--data", str(stage1[0]), "--out", str(tokenizer_dir), "--steps", "6"]
+    assert main(argv) == 0
+    assert "resuming from" in capsys.readouterr().err
+    assert json.loads((tokenizer_dir / "eval.json").read_text())["step"] == 6
+
+
+def test_training_without_a_tokenizer_says_how_to_make_one(stage1, tmp_path, capsys):
+    data, autoencoder = stage1
+    argv = [
+        "train",
+        "transformer",
+        "--data",
+        str(data),
+        "--autoencoder",
+        str(autoencoder),
+        "--preset",
+        "tiny",
+    ]
+    assert main([*argv, "--out", str(tmp_path / "t"), "--cond", "audio"]) == 2
+    assert "ccvs train audio-tokenizer" in capsys.readouterr().err
+
+
+def test_ccvs_trains_and_generates_with_a_sound_track(tokenizer_dir, stage1, tmp_path, capsys):
+    pipeline_dir = train_with_conditions_cli(
+        stage1, tmp_path / "run", [f"audio:tokenizer={tokenizer_dir / 'tokenizer'}"]
+    )
+    pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
+    condition = pipeline.conditions["audio"]
+    assert condition.config.sound.tokens_per_frame == 8
+    video = sorted(p for p in stage1[0].iterdir() if p.is_dir())[0]
+    # the pipeline holds the tokenizer's weights: same tokens as the tokenizer folder gives
+    reference = AudioCondition(
+        AudioConfig(tokenizer=str(tokenizer_dir / "tokenizer"), sound=condition.config.sound)
+    )
+    reference.fit([], None)
+    sound = read_sound(video / "audio.wav")
+    assert torch.equal(
+        condition.tokenize(sound, Timeline(6, 10.0))["tokens"],
+        reference.tokenize(sound, Timeline(6, 10.0))["tokens"],
+    )
+    context = first_frame_file(stage1[0])
+    assert (
+        generate_cli(
+            pipeline_dir, tmp_path / "a.gif", [f"audio:{video / 'audio.wav'}"], context=context, frames=6
+        )
+        == 0
+    )
+    assert read_frames(tmp_path / "a.gif").shape[0] == 6
+    capsys.readouterr()
+    long = ["--context", str(context), "--frames", "9", "--out", str(tmp_path / "b.gif")]
+    base = ["generate", "--model", str(pipeline_dir), "--cond", f"audio:{video / 'audio.wav'}", *long]
+    assert main(base) == 2
+    assert "--pad-audio to pad it with silence" in capsys.readouterr().err
+    assert not (tmp_path / "b.gif").exists()
+    assert main([*base, "--pad-audio"]) == 0
+    assert read_frames(tmp_path / "b.gif").shape[0] == 9
