@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,9 @@ def parse_condition_flags(flags: list[str]) -> dict[str, dict[str, Any]]:
         if name in conditions:
             raise InputError(f"--cond {flag}", f"condition '{name}' is given twice")
         values: dict[str, Any] = {}
-        for item in filter(None, settings.split(",")):
+        for item in filter(
+            None, re.split(r",(?=[A-Za-z_][A-Za-z0-9_]*=)", settings)
+        ):  # JSON values may hold commas
             key, sep, text = item.partition("=")
             if not sep or not key:
                 raise InputError(f"--cond {flag}", f"'{item}' is not KEY=VALUE")

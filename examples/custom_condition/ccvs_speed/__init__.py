@@ -42,7 +42,9 @@ class SpeedCondition(Condition):
 
     def from_sample(self, sample: Any) -> float:
         if sample.state is None or len(sample.state) < 2:
-            raise InputError(f"video '{sample.video_id}'", "needs a state.json of 2 frames or more for its speed")
+            raise InputError(
+                f"video '{sample.video_id}'", "needs a state.json of 2 frames or more for its speed"
+            )
         return float((sample.state[1:] - sample.state[:-1]).norm(dim=-1).mean())
 
     def tokenize(self, raw: float, timeline: Timeline) -> dict[str, torch.Tensor]:

@@ -1,48 +1,96 @@
-"""ccvs condition 'layout': semantic layout (Appendix E "Layout-conditioned synthesis", Table D2, Fig. D1/D2).
+"""ccvs condition 'layout': a semantic layout per frame (Appendix E "Layout-conditioned synthesis",
+Table D2, Fig. D1/D2).
 
-This release declares the condition's config and token slots only; ``parse``, ``from_sample`` and
-``tokenize`` are not built yet and raise a PluginError that says so (see README.md).
+Layouts come as COCO annotations (polygons or RLE, decoded with pycocotools) or as a folder of label
+PNGs, one per frame. Tokens use a parameterless scheme (documented in README.md, with its measured
+fidelity): the class map is fitted to the frame like a context image, then pooled to a coarse grid
+(default 8 x 8) where each cell holds its dominant object class — the class list, learnt from the
+training layouts' category names, is the vocabulary (0: background).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
+import torch
 
-from ccvs_core import Condition, Config, PluginError, Slot, Timeline, at_least
+from ccvs_core import Condition, ConditionContext, Config, InputError, Slot, Timeline, at_least, in_range
+from ccvs_core.data.format import read_json
+from ccvs_plugin_layout.maps import (
+    LayoutMaps,
+    coco_maps,
+    fit_to_frame,
+    pool_to_grid,
+    read_coco_file,
+    read_label_pngs,
+)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 @attrs.frozen(kw_only=True)
 class LayoutConfig(Config):
     grid: tuple[int, int] = attrs.field(
         default=(8, 8), validator=at_least(1)
-    )  # layout token grid per frame (height, width)
-    codebook_size: int = attrs.field(default=256, validator=at_least(2))  # entries of the layout codebook
+    )  # layout tokens per frame (h, w)
+    classes: tuple[str, ...] = ()  # layout classes, token i + 1 (learnt from the training layouts)
+    min_cover: float = attrs.field(
+        default=0.25, validator=in_range(0, 1)
+    )  # of a cell, for an object to own it
 
 
 class LayoutCondition(Condition):
-    """Semantic layout: one frame-level slot `tokens`: 8 x 8 = 64 layout tokens per frame from a 256-entry codebook (provisional sizes: the layout tokenizer and its measured comparison come with the plugins issue)."""
+    """One frame-level slot ``tokens``: gh x gw cells per frame, each a class index (0: background)."""
 
     config_class = LayoutConfig
 
     def slots(self) -> list[Slot]:
-        return [Slot("frame", self.config.grid[0] * self.config.grid[1], self.config.codebook_size)]
+        gh, gw = self.config.grid
+        return [Slot("frame", gh * gw, len(self.config.classes) + 1)]
 
-    def parse(self, spec: str) -> Any:
-        raise self._not_built("parse")
+    def configure(self, videos: Sequence[Any], context: ConditionContext) -> Config:
+        if self.config.classes:
+            return self.config
+        names = set()
+        for record in videos:
+            if record.layout_path is not None:
+                data = read_json(record.layout_path)
+                names |= {str(c.get("name")) for c in data.get("categories", []) if isinstance(c, dict)}
+        if not names:
+            raise InputError("training videos", "none has a layout.json (the layout condition needs them)")
+        return self.config.replace(classes=tuple(sorted(names)))
 
-    def from_sample(self, sample: Any) -> Any:
-        raise self._not_built("from_sample")
+    def parse(self, spec: str) -> LayoutMaps:
+        """A COCO annotation file (one image per frame), or a folder of label PNGs."""
+        path = Path(spec)
+        if path.is_dir():
+            return read_label_pngs(path, self.config.classes)
+        if not path.is_file():
+            raise InputError(
+                f"--cond layout:{spec}", "not found (give a COCO JSON file or a folder of label PNGs)"
+            )
+        return read_coco_file(path, self.config.classes)
 
-    def tokenize(self, raw: Any, timeline: Timeline) -> dict:
-        raise self._not_built("tokenize")
+    def from_sample(self, sample: Any) -> LayoutMaps:
+        if sample.layout is None:
+            raise InputError(
+                f"video '{sample.video_id}'", "has no layout.json (the layout condition needs one)"
+            )
+        layout = sample.layout
+        frames = {im["id"]: im["clip_index"] for im in layout["images"]}
+        maps = coco_maps(layout, self.config.classes, f"video '{sample.video_id}' layout.json", frames)
+        return LayoutMaps(fit_to_frame(maps.maps, tuple(sample.frames.shape[1:3])), maps.source)
 
-    def _not_built(self, method: str) -> PluginError:
-        return PluginError(
-            "condition 'layout'",
-            f"{method} is not built yet in ccvs-plugin-layout {__version__}: this release declares the "
-            "slots only; the tokenizer comes with the conditioning-plugins issue",
-        )
+    def tokenize(self, raw: LayoutMaps, timeline: Timeline) -> dict[str, torch.Tensor]:
+        if not isinstance(raw, LayoutMaps):
+            raise InputError("layout", f"expects LayoutMaps, got {type(raw).__name__}")
+        end = timeline.start_frame + timeline.num_frames
+        if raw.maps.shape[0] < end:
+            raise InputError(raw.source, f"has layouts for {raw.maps.shape[0]} frames, the video needs {end}")
+        maps = fit_to_frame(raw.maps[timeline.start_frame : end], self.require_context().frame_size)
+        grid = pool_to_grid(maps, self.config.grid, len(self.config.classes), self.config.min_cover)
+        return {"tokens": torch.from_numpy(np.ascontiguousarray(grid.reshape(timeline.num_frames, -1)))[None]}

@@ -1,33 +1,173 @@
-"""ccvs-plugin-layout: registered through its entry point, valid slots, clear 'not built yet' errors."""
+"""ccvs-plugin-layout: COCO (polygons, RLE) and label PNGs with pycocotools, bad inputs, the pooled
+token grid, and the condition end to end through the CLI."""
 
+import json
+
+import numpy as np
 import pytest
+import torch
 from ccvs_plugin_layout import LayoutCondition, LayoutConfig
+from ccvs_plugin_layout.maps import (
+    fit_to_frame,
+    mean_iou,
+    pool_to_grid,
+    read_coco_file,
+    read_label_pngs,
+    unpool,
+)
+from PIL import Image
 
-from ccvs_core import PluginError, Timeline, get_condition, list_conditions
-from ccvs_core.sequence import SequenceLayout
+from ccvs_core import ConditionContext, InputError, Timeline, get_condition, list_conditions
+from ccvs_core.data.coco_rle import encode
+from ccvs_core.media import read_frames
+from ccvs_core.pipeline import CCVSPipeline
+from tests.helpers import first_frame_file, generate_cli, train_with_conditions_cli
+
+CLASSES = ("car", "road")
 
 
 def test_discovered_through_its_entry_point():
     entry = next(e for e in list_conditions() if e.name == "layout")
     assert entry.ok, entry.error
-    assert entry.package == "ccvs-plugin-layout"
-    assert entry.source == "entry point"
-    assert get_condition("layout") is LayoutCondition
+    assert entry.package == "ccvs-plugin-layout" and get_condition("layout") is LayoutCondition
 
 
-def test_slots_fit_a_sequence_layout():
-    condition = LayoutCondition(LayoutConfig())
-    slots = condition.slots()
-    assert {s.level for s in slots} == {"frame"}
-    layout = SequenceLayout((2, 2), 3, [("layout", s) for s in slots])
-    per_frame = sum(s.length for s in slots if s.level == "frame")
-    per_video = sum(s.length for s in slots if s.level == "video")
-    assert layout.length == 1 + per_video + 3 * (per_frame + 4)  # + the start token
+def coco(frames=2, size=(8, 12), **changes):
+    h, w = size
+    square = np.zeros(size, bool)
+    square[2:6, 4:8] = True
+    images = [{"id": 10 + t, "width": w, "height": h, "frame_index": t} for t in range(frames)]
+    annotations = [
+        {
+            "id": 1,
+            "image_id": 10,
+            "category_id": 2,
+            "segmentation": [[0, 0, 12, 0, 12, 4, 0, 4]],
+        },  # polygon: rows 0-3
+        {"id": 2, "image_id": 10, "category_id": 1, "segmentation": encode(square)},  # RLE, painted on top
+    ]
+    data = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "road"}],
+    }
+    data.update(changes)
+    return data
 
 
-@pytest.mark.parametrize("method", ["parse", "from_sample", "tokenize"])
-def test_unbuilt_methods_say_so(method):
-    condition = get_condition("layout")()
-    args = {"parse": ("x",), "from_sample": (None,), "tokenize": (None, Timeline(4, 10.0))}[method]
-    with pytest.raises(PluginError, match="not built yet"):
-        getattr(condition, method)(*args)
+def write(tmp_path, data, name="layout.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return path
+
+
+def test_coco_polygons_and_rle_become_class_maps(tmp_path):
+    maps = read_coco_file(write(tmp_path, coco()), CLASSES).maps
+    assert maps.shape == (2, 8, 12)
+    assert (maps[0, 0:2] == 2).all()  # road polygon (class 2), not covered by the car
+    assert (maps[0, 2:6, 4:8] == 1).all()  # car RLE on top
+    assert (maps[0, 6:] == 0).all() and (maps[1] == 0).all()  # background; frame 1 has no annotation
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            {"categories": [{"id": 1, "name": "tree"}, {"id": 2, "name": "road"}]},
+            r"categories \['tree'\] that are not layout classes",
+        ),
+        ({"images": []}, "has no images"),
+        ({"images": [{"id": 10, "width": 12, "height": 8, "frame_index": 3}]}, "must cover frames 0, 1, 2"),
+        (
+            {
+                "annotations": [
+                    {"id": 1, "image_id": 99, "category_id": 1, "segmentation": [[0, 0, 1, 0, 1, 1]]}
+                ]
+            },
+            "not in 'images'",
+        ),
+        (
+            {
+                "annotations": [
+                    {"id": 1, "image_id": 10, "category_id": 1, "segmentation": {"counts": [1, 2]}}
+                ]
+            },
+            "pycocotools cannot decode",
+        ),
+        (
+            {"annotations": [{"id": 1, "image_id": 10, "category_id": 1, "segmentation": 5}]},
+            "pycocotools cannot decode",
+        ),
+    ],
+)
+def test_bad_coco_files_name_the_file_and_the_problem(tmp_path, change, problem):
+    path = write(tmp_path, coco(**change))
+    with pytest.raises(InputError, match=problem) as err:
+        read_coco_file(path, CLASSES)
+    assert "layout.json" in str(err.value)
+    with pytest.raises(InputError, match="cannot be read as JSON"):
+        read_coco_file(write(tmp_path, "{oops", "broken.json"), CLASSES)
+
+
+def test_label_pngs(tmp_path):
+    for t in range(3):
+        Image.fromarray(np.full((4, 6), t % 3, np.uint8), mode="L").save(tmp_path / f"{t:03d}.png")
+    maps = read_label_pngs(tmp_path, CLASSES).maps
+    assert maps.shape == (3, 4, 6) and maps[:, 0, 0].tolist() == [0, 1, 2]
+    Image.fromarray(np.full((4, 6), 7, np.uint8), mode="L").save(tmp_path / "009.png")
+    with pytest.raises(InputError, match="has label 7"):
+        read_label_pngs(tmp_path, CLASSES)
+    Image.new("RGB", (6, 4)).save(tmp_path / "009.png")
+    with pytest.raises(InputError, match="single-channel"):
+        read_label_pngs(tmp_path, CLASSES)
+
+
+def test_pooling_keeps_small_objects_and_round_trips_coarse_maps():
+    maps = np.zeros((1, 8, 8), np.int64)
+    maps[0, 0:2, 0:2] = 1  # a quarter of cell (0, 0): owns it at min_cover 0.25
+    maps[0, 4, 4] = 2  # 1/16 of cell (1, 1): too small
+    grid = pool_to_grid(maps, (2, 2), 2, 0.25)
+    assert grid.tolist() == [[[1, 0], [0, 0]]]
+    coarse = np.kron(np.array([[[1, 2], [0, 1]]]), np.ones((4, 4), np.int64))
+    assert np.array_equal(unpool(pool_to_grid(coarse, (2, 2), 2, 0.25), (8, 8)), coarse)
+    assert mean_iou(coarse, coarse, 2) == 1.0
+    wide = np.zeros((1, 4, 8), np.int64)
+    wide[0, :, :2] = 1
+    assert fit_to_frame(wide, (4, 4))[0].tolist() == [[0, 0, 0, 0]] * 4  # centre crop, like a frame
+
+
+def test_tokens_cover_the_timeline():
+    condition = LayoutCondition(LayoutConfig(grid=(2, 3), classes=CLASSES))
+    condition.setup(ConditionContext(lambda f: None, (8, 12), 10.0, (2, 2), 16))
+    maps = np.zeros((5, 8, 12), np.int64)
+    maps[3] = 2
+    from ccvs_plugin_layout.maps import LayoutMaps
+
+    tokens = condition.tokenize(LayoutMaps(maps), Timeline(2, 10.0, start_frame=2))["tokens"]
+    assert tokens.shape == (1, 2, 6) and tokens.dtype == torch.long
+    assert tokens[0, :, 0].tolist() == [0, 2]
+    with pytest.raises(InputError, match="has layouts for 5 frames, the video needs 6"):
+        condition.tokenize(LayoutMaps(maps), Timeline(2, 10.0, start_frame=4))
+
+
+def test_ccvs_trains_and_generates_with_layouts(stage1, tmp_path, capsys):
+    pipeline_dir = train_with_conditions_cli(stage1, tmp_path / "run", ["layout:grid=[4,4]"])
+    pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
+    assert pipeline.conditions["layout"].config.classes == ("gripper", "object", "pad", "striker")
+    video = sorted(p for p in stage1[0].iterdir() if p.is_dir())[0]
+    context = first_frame_file(stage1[0])
+    assert (
+        generate_cli(
+            pipeline_dir, tmp_path / "a.gif", [f"layout:{video / 'layout.json'}"], context=context, frames=6
+        )
+        == 0
+    )
+    assert read_frames(tmp_path / "a.gif").shape[0] == 6
+    capsys.readouterr()
+    assert (
+        generate_cli(
+            pipeline_dir, tmp_path / "b.gif", [f"layout:{video / 'layout.json'}"], context=context, frames=8
+        )
+        == 2
+    )
+    assert "has layouts for 6 frames, the video needs 8" in capsys.readouterr().err
