@@ -27,7 +27,9 @@ CLASSES = ("gripper", "object", "pad", "striker")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=Path("data/toyworld"), help="a toyworld dataset")
     parser.add_argument("--videos", type=int, default=100, help="videos to score")
     args = parser.parse_args()
@@ -38,7 +40,9 @@ def main() -> None:
     ]
     maps = np.concatenate(maps)  # [frames, H, W]
     size = maps.shape[1:]
-    table = Table(title=f"layout tokens: mean IoU of the painted-back grid ({len(maps)} frames, {size[1]}x{size[0]})")
+    table = Table(
+        title=f"layout tokens: mean IoU of the painted-back grid ({len(maps)} frames, {size[1]}x{size[0]})"
+    )
     table.add_column("grid")
     table.add_column("tokens / frame", justify="right")
     for cover in COVERS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ccvs_core.commands import data_check, data_import, data_toyworld
+from ccvs_core.commands.plugin_commands import DATA_GROUP, add_plugin_commands
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -16,3 +17,4 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     for command in (data_check, data_import, data_toyworld):
         command.add_parser(commands)
+    add_plugin_commands(commands, DATA_GROUP)
