@@ -1,0 +1,195 @@
+"""Does each condition control what it should? Tiny transformers trained on the toyworld tokens with
+and without each of the five conditions, then scored against toyworld's ground truth (CPU).
+
+    python benchmarks/control_toyworld.py --work runs/ae-bench      # after benchmarks/autoencoder_toyworld.py
+
+It uses the toyworld data and the "full" autoencoder of the stage-1 benchmark in --work, trains the
+sound tokenizer (for the audio condition), then one transformer per variant (none, state, audio,
+layout, endframe, class; 4 layers, width 128, an 8-frame window, STEPS steps each; resumable), and on
+the first VIDEOS test videos predicts 16 frames from the first real one (SAMPLES samples, top-k 100,
+the sliding window past frame 8), each condition taken from the test video itself the way `ccvs
+generate` takes a user's (Condition.from_sample). Measures (benchmarks/control_measures.py):
+
+- SSIM / PSNR at t = 8 and 15 against the real video;
+- gripper: mean distance (px) between the generated gripper and the true one (the commanded state);
+- striker: mean |error| (px) of the striker's height (its top edge): it is lowest, touching the pad,
+  exactly at the audio onsets (hit timing);
+- layout: mean IoU of the generated frames' colour segmentation against the true layout;
+- end: SSIM of the last generated frame with the real end frame;
+- class: motion class of the generated gripper track recognised by a nearest-centroid classifier
+  fitted on the training videos' true tracks.
+
+Rows "real frames" and "real tokens" score the real video and its autoencoder reconstruction: the
+measures' own floor. Each condition should beat "none" in its own column.
+Last printed: see RESULTS at the end of this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from ccvs_plugin_layout.maps import coco_maps
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from control_measures import CLASSES, MotionClassifier, class_map, gripper_track, mean_iou, striker_tops
+
+from ccvs_core.data.clips import ClipDataset
+from ccvs_core.metrics import psnr, ssim
+from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
+from ccvs_core.pipeline import CCVSPipeline
+from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
+
+STEPS = 1000
+VIDEOS = 20
+SAMPLES = 2
+FRAMES = 16
+MODEL = {"layers": 4, "heads": 4, "width": 128, "window": 8}
+TRAINING = {"steps": STEPS, "batch_size": 8, "warmup": 200, "checkpoint_every": 250, "sample_every": 10**6}
+VARIANTS = ("none", "state", "audio", "layout", "endframe", "class")
+console = Console()
+
+
+def train_variants(work: Path, control: Path) -> None:
+    from ccvs_plugin_audio.training import plan_sound_run, train_sound_tokenizer
+
+    sound = control / "sound"
+    train_sound_tokenizer(
+        work / "toyworld",
+        sound,
+        plan_sound_run(sound, None if (sound / "run.json").exists() else "toyworld", {"steps": 1500}),
+    )
+    for name in VARIANTS:
+        conditions = (
+            {}
+            if name == "none"
+            else {name: {"tokenizer": str(sound / "tokenizer")} if name == "audio" else {}}
+        )
+        out = control / name
+        run = plan_transformer_run(
+            out,
+            work / "full" / "autoencoder",
+            "toyworld",
+            {"transformer": MODEL, "training": TRAINING},
+            conditions,
+        )
+        console.print(f"[bold]{name}[/]: training to step {STEPS}")
+        TransformerTrainer(run, work / "toyworld", out).fit()
+
+
+def motion_classifier(data: Path, size) -> MotionClassifier:
+    clips = ClipDataset(data, num_frames=FRAMES, size=size, split="train", crop="first")
+    tracks = [clips[i].state.numpy() for i in range(len(clips))]
+    return MotionClassifier(tracks, [clips[i].label for i in range(len(clips))])
+
+
+def measure(video: np.ndarray, clip, classify: MotionClassifier) -> dict[str, float]:
+    """The control measures of one video ``[T, H, W, 3]`` (uint8) against the truth of ``clip``."""
+    real = clip.frames.numpy()
+    state = clip.state.numpy()
+    boxes = np.array([clip.truth["striker"]["boxes"][t] for t in clip.frame_indices], dtype=np.float64)
+    truth_tops, columns, pad_top = (
+        boxes[:, 1],
+        (int(boxes[0, 0]), int(boxes[0, 2])),
+        clip.truth["pad"]["box"][1],
+    )
+    frames = {im["id"]: im["clip_index"] for im in clip.layout["images"]}
+    layouts = coco_maps(clip.layout, CLASSES, clip.video_id, frames).maps
+    track = gripper_track(video, state[0])
+    scores = {
+        "gripper": float(np.linalg.norm(track[1:] - state[1:], axis=1).mean()),
+        "striker": float(
+            np.abs(striker_tops(video, truth_tops[0], columns, pad_top)[1:] - truth_tops[1:]).mean()
+        ),
+        "layout": float(
+            np.mean([mean_iou(class_map(f), t) for f, t in zip(video[1:], layouts[1:], strict=True)])
+        ),
+        "end": float(ssim(video[-1], real[-1])),
+        "class": float(classify(track) == clip.label),
+    }
+    for t in (8, 15):
+        scores[f"ssim{t}"] = float(ssim(video[t], real[t]))
+        scores[f"psnr{t}"] = float(psnr(video[t], real[t]))
+    return scores
+
+
+def evaluate(work: Path, control: Path) -> dict[str, dict[str, float]]:
+    pipelines = {name: CCVSPipeline.from_pretrained(control / name / "pipeline") for name in VARIANTS}
+    size = pipelines["none"].frame_size
+    clips = ClipDataset(
+        work / "toyworld", num_frames=FRAMES, size=size, split="test", crop="first", with_truth=True
+    )
+    classify = motion_classifier(work / "toyworld", size)
+    rows: dict[str, list[dict[str, float]]] = {
+        "real frames": [],
+        "real tokens": [],
+        **{v: [] for v in VARIANTS},
+    }
+    autoencoder = pipelines["none"].autoencoder
+    for v in range(min(VIDEOS, len(clips))):
+        clip = clips[v]
+        real = clip.frames.numpy()
+        rows["real frames"].append(measure(real, clip, classify))
+        with torch.no_grad():
+            x = frames_to_tensor(clip.frames)
+            decoded = autoencoder.decode_video(autoencoder.tokenize(x)[None], x[None, :1])
+        rows["real tokens"].append(measure(tensor_to_frames(decoded)[0].numpy(), clip, classify))
+        for name, pipeline in pipelines.items():
+            conditions = {c: condition.from_sample(clip) for c, condition in pipeline.conditions.items()}
+            videos = pipeline.generate(real[:1], conditions, num_frames=FRAMES, num_samples=SAMPLES, seed=v)
+            rows[name] += [measure(video, clip, classify) for video in videos]
+        console.print(f"video {v + 1}/{min(VIDEOS, len(clips))} scored")
+    return {
+        name: {k: float(np.mean([s[k] for s in scores])) for k in scores[0]} for name, scores in rows.items()
+    }
+
+
+def print_table(results: dict[str, dict[str, float]]) -> None:
+    columns = [("ssim8", "SSIM t=8", ".3f"), ("ssim15", "SSIM t=15", ".3f"), ("psnr8", "PSNR t=8", ".2f"),
+               ("psnr15", "PSNR t=15", ".2f"), ("gripper", "gripper px (state)", ".2f"),
+               ("striker", "striker px (audio)", ".2f"), ("layout", "layout mIoU", ".3f"),
+               ("end", "end SSIM", ".3f"), ("class", "class acc.", ".2f")]  # fmt: skip
+    table = Table(
+        title=f"toyworld control ({VIDEOS} test videos x {SAMPLES} samples, {FRAMES} frames from 1)"
+    )
+    table.add_column("model")
+    for _, label, _ in columns:
+        table.add_column(label, justify="right")
+    for name, scores in results.items():
+        table.add_row(name, *(format(scores[key], fmt) for key, _, fmt in columns))
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--work", type=Path, default=Path("runs/ae-bench"), help="the stage-1 benchmark's folder"
+    )
+    parser.add_argument(
+        "--eval-only", action="store_true", help="score the trained variants in --work/control"
+    )
+    args = parser.parse_args()
+    control, start = args.work / "control", time.monotonic()
+    if not args.eval_only:
+        train_variants(args.work, control)
+    results = evaluate(args.work, control)
+    (control / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    console.print(f"took {(time.monotonic() - start) / 60:.0f} minutes; scores in {control / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
+
+RESULTS = """
+not yet recorded
+"""
