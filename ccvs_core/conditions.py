@@ -49,6 +49,9 @@ class Slot:
     name: key of this slot in the dict ``tokenize`` returns.
     timed: video-level only: the slot carries a time index of its own, given at run time
         (the end frame's gap to the current window, Appendix E).
+    predictable: frame-level only: the transformer also learns to predict this slot's tokens (it gets
+        a head of its own), so generation can sample them when the input is not given (layouts,
+        Fig. D2); the condition's ``decode`` turns them back into something to look at.
     """
 
     level: Literal["video", "frame"]
@@ -56,6 +59,7 @@ class Slot:
     vocab_size: int
     name: str = "tokens"
     timed: bool = False
+    predictable: bool = False
 
 
 def validate_slots(owner: str, slots: Any) -> list[Slot]:
@@ -81,6 +85,8 @@ def validate_slots(owner: str, slots: Any) -> list[Slot]:
                 raise PluginError(subject, f"{where} has {field}={value!r}; it must be an integer >= 1")
         if slot.timed and slot.level != "video":
             raise PluginError(subject, f"{where} is timed; only video-level slots carry their own time")
+        if slot.predictable and slot.level != "frame":
+            raise PluginError(subject, f"{where} is predictable; only frame-level slots can be predicted")
     return list(slots)
 
 
@@ -189,6 +195,15 @@ class Condition(torch.nn.Module):
     def tokenize(self, raw: Any, timeline: Timeline) -> dict[str, torch.Tensor]:
         """Raw input -> ``{slot name: LongTensor}``: video slots ``[B, length]``, frame slots
         ``[B, T, length]`` with ``T = timeline.num_frames``."""
+        raise NotImplementedError
+
+    def decode(self, tokens: dict[str, torch.Tensor]) -> Any:
+        """For conditions with predictable slots: predicted tokens ``{slot: [S, T, length]}`` -> what they
+        stand for (layout maps, ...)."""
+        raise NotImplementedError
+
+    def render(self, decoded: Any) -> np.ndarray:
+        """What ``decode`` returned -> uint8 pictures ``[S, T, H, W, 3]`` (``ccvs generate`` saves a grid)."""
         raise NotImplementedError
 
     def target_frame(self, raw: Any, timeline: Timeline) -> int:

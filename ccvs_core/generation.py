@@ -13,7 +13,7 @@ too, after the start token (class-only synthesis, Fig. D6).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import attrs
 import torch
@@ -87,11 +87,14 @@ def generate_frame_tokens(
     generators: Sequence[torch.Generator],
     on_frame: Callable[[int, torch.Tensor], None] | None = None,
     targets: Mapping[str, torch.Tensor] | None = None,
+    predict: Collection[str] = (),
 ) -> torch.Tensor:
     """Frame tokens ``[B, num_frames, h, w]``: the given ``context [B, m, h, w]`` (m >= 0 frames), then
     sampled ones. ``conditions``: ``{condition: {slot: tokens}}`` with frame-level slots covering all
     ``num_frames`` frames (``[B, num_frames, length]``) and video-level ones ``[B, length]``.
     ``targets``: ``{condition: frame index [B]}`` for the conditions with a timed slot.
+    ``predict``: conditions whose predictable slots are sampled, not read (Fig. D2): the sampled tokens
+    are written into their tensors in ``conditions`` (give placeholders of the right shape).
     ``on_frame(t, tokens [B, h, w])`` is called as each frame is completed (progress, streaming)."""
     layout = model.layout
     b, m = context.shape[:2]
@@ -105,6 +108,12 @@ def generate_frame_tokens(
                 raise InputError(
                     f"condition '{c}.{name}'", f"covers {value.shape[1]} frames, the video has {num_frames}"
                 )
+    sampled_slots = [
+        s for s in layout.condition_slots if s.condition in predict and s.predictable and s.level == "frame"
+    ]
+    unknown = sorted(set(predict) - {s.condition for s in sampled_slots})
+    if unknown:
+        raise InputError(f"condition '{unknown[0]}'", "has no predictable slot: its input must be given")
     frames = context.new_zeros(b, num_frames, *layout.grid)
     frames[:, :m] = context
     hw = layout.tokens_per_frame
@@ -113,19 +122,32 @@ def generate_frame_tokens(
         first = max(0, t - layout.num_frames + 1)  # the window that ends with frame t
         sequence = _window_sequence(model, frames, conditions, first, known=t)
         start = layout.frame_tokens_start(t - first)
+        end = start + hw
+        # what frame t's chunk samples: its predicted condition slots, then its frame tokens
+        to_sample = sorted(
+            [int(p) for s in sampled_slots for p in layout.positions(s.key)[t - first]]
+            + list(range(start, end))
+        )
         if cache is None or first != cache_first:  # a new window: positions (and times, gaps) moved
             cache, cache_first = model.new_cache(b), first
             device = sequence.device
             gaps = layout.gap_ids(
                 {c: torch.as_tensor(v, device=device) - first for c, v in (targets or {}).items()}, b
             )
-        # feed what the cache lacks up to frame t's first token: its own conditions, frame t-1's last token
-        scores = model(sequence[:, cache.length : start], cache.length, cache, gaps)[:, -1]
-        for position in range(start, start + hw):
-            sequence[:, position] = sample_tokens(scores, sampling, generators)
-            if position + 1 < start + hw:
-                scores = model(sequence[:, position : position + 1], position, cache, gaps)[:, -1]
-        frames[:, t] = sequence[:, start : start + hw].view(b, *layout.grid)
+        position, hidden = cache.length, None
+        for p in to_sample:
+            if position < p:  # feed what the cache lacks before p: given tokens, the last sampled one
+                hidden = model(sequence[:, position:p], position, cache, gaps, hidden=True)[:, -1]
+                position = p
+            head = model.head_for(int(layout.slot_ids[p]))
+            sequence[:, p] = sample_tokens(head(hidden), sampling, generators)
+            if p + 1 < end:  # frame t's last token is fed with frame t + 1's chunk
+                hidden = model(sequence[:, p : p + 1], p, cache, gaps, hidden=True)[:, -1]
+                position = p + 1
+        frames[:, t] = sequence[:, start:end].view(b, *layout.grid)
+        for s in sampled_slots:
+            condition, name = s.key.split(".", 1)
+            conditions[condition][name][:, t] = sequence[:, layout.positions(s.key)[t - first]]
         if on_frame is not None:
             on_frame(t, frames[:, t])
     return frames

@@ -122,12 +122,15 @@ class CCVSPipeline(torch.nn.Module):
         sampling: SamplingConfig | None = None,
         num_contexts: int | None = None,
         on_frame: Callable[[int], None] | None = None,
-    ) -> np.ndarray:
+        return_predicted: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
         """Videos continuing ``context`` (uint8 ``[m, H, W, 3]``, m >= 0 real frames, any size: resized
         and cropped to the pipeline's frame size; None or m = 0: every frame is sampled, e.g. from a
         class alone): uint8 ``[num_samples, num_frames, H, W, 3]``, the context frames first.
-        ``conditions``: raw inputs by condition name (what ``Condition.parse`` returns). Sample i draws
-        with seed ``seed + i``: the same seed gives the same video."""
+        ``conditions``: raw inputs by condition name (what ``Condition.parse`` returns); a condition with
+        predictable slots (layout) may be left out: its tokens are then sampled too (Fig. D2), and with
+        ``return_predicted`` the result is ``(videos, {condition: Condition.decode(tokens)})``. Sample i
+        draws with seed ``seed + i``: the same seed gives the same video."""
         h, w = self.frame_size
         context = (
             torch.zeros(0, h, w, 3, dtype=torch.uint8)
@@ -148,38 +151,55 @@ class CCVSPipeline(torch.nn.Module):
             self.autoencoder.tokenize(frames) if m else torch.zeros(0, *grid, dtype=torch.long, device=device)
         )
         tokens = tokens.unsqueeze(0).repeat(num_samples, 1, 1, 1)  # [S, m, h, w]
-        condition_tokens, targets = self._condition_tokens(conditions or {}, num_frames, num_samples, device)
+        condition_tokens, targets, predict = self._condition_tokens(
+            conditions or {}, num_frames, num_samples, device
+        )
         generators = [torch.Generator().manual_seed(seed + i) for i in range(num_samples)]
         sequence = generate_frame_tokens(
             self.transformer, tokens, condition_tokens, num_frames, sampling or SamplingConfig(), generators,
-            on_frame=(lambda t, _: on_frame(t)) if on_frame else None, targets=targets,
+            on_frame=(lambda t, _: on_frame(t)) if on_frame else None, targets=targets, predict=predict,
         )  # fmt: skip
         videos = []
         for chunk in sequence.split(DECODE_CHUNK):
             first = frames.unsqueeze(0).expand(chunk.shape[0], -1, -1, -1, -1)
             videos.append(tensor_to_frames(self.autoencoder.decode_video(chunk, first, num_contexts)).cpu())
-        return torch.cat(videos).numpy()
+        videos = torch.cat(videos).numpy()
+        if not return_predicted:
+            return videos
+        predicted = {name: self.conditions[name].decode(condition_tokens[name]) for name in predict}
+        return videos, predicted
 
     def _resize(self, context: torch.Tensor) -> torch.Tensor:
         return resize_frames(context, self.frame_size)
 
     def _condition_tokens(
         self, raw: Mapping[str, Any], num_frames: int, samples: int, device
-    ) -> tuple[dict, dict]:
+    ) -> tuple[dict, dict, list[str]]:
         """(``{condition: {slot: tokens}}`` repeated for every sample, ``{condition: target frame [S]}`` of
-        the conditions with a timed slot)."""
+        the conditions with a timed slot, the conditions left out to be predicted)."""
         unknown = sorted(set(raw) - set(self.conditions))
         if unknown:
             known = ", ".join(self.conditions) or "none"
             raise InputError(
                 f"--cond {unknown[0]}", f"this pipeline was not trained with it (its conditions: {known})"
             )
-        missing = sorted(set(self.conditions) - set(raw))
+        predict = [
+            n for n, c in self.conditions.items() if n not in raw and all(s.predictable for s in c.slots())
+        ]
+        missing = sorted(set(self.conditions) - set(raw) - set(predict))
         if missing:
             raise InputError(f"--cond {missing[0]}", "this pipeline needs it: give --cond NAME:VALUE")
         timeline = Timeline(num_frames=num_frames, fps=self.fps)
         out, targets = {}, {}
+        for name in predict:  # placeholders that generation fills with sampled tokens
+            slots = self.conditions[name].slots()
+            out[name] = {
+                s.name: torch.zeros(samples, num_frames, s.length, dtype=torch.long, device=device)
+                for s in slots
+            }
         for name, condition in self.conditions.items():
+            if name in predict:
+                continue
             tokens = check_tokens(condition, condition.tokenize(raw[name], timeline), 1, num_frames)
             out[name] = {
                 slot: value.to(device).repeat_interleave(samples, 0) for slot, value in tokens.items()
@@ -191,7 +211,7 @@ class CCVSPipeline(torch.nn.Module):
                         f"--cond {name}", f"targets frame {target!r}, outside the video's {num_frames} frames"
                     )
                 targets[name] = torch.full((samples,), target, device=device)
-        return out, targets
+        return out, targets, predict
 
 
 def resize_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -39,6 +39,7 @@ class SlotInfo:
     length: int
     vocab_size: int | None  # None for frame tokens: the codebook size is the model's
     timed: bool = False
+    predictable: bool = False
 
     @property
     def condition(self) -> str | None:
@@ -68,7 +69,15 @@ class SequenceLayout:
             if any(s.key == key for s in self.slots):
                 raise InputError(f"slot '{key}'", "appears twice in the sequence layout")
             self.slots.append(
-                SlotInfo(len(self.slots), key, slot.level, slot.length, slot.vocab_size, slot.timed)
+                SlotInfo(
+                    len(self.slots),
+                    key,
+                    slot.level,
+                    slot.length,
+                    slot.vocab_size,
+                    slot.timed,
+                    slot.predictable,
+                )
             )
         video = [s for s in self.slots if s.level == "video"]
         frame_conditions = [s for s in self.slots[2:] if s.level == "frame"]
@@ -101,6 +110,10 @@ class SequenceLayout:
         self.indices = indices  # [L], index within the slot
         self.predicted = slot_ids == 0  # [L], only frame tokens are predicted (loss and sampling mask)
         self.timed = torch.tensor([self.slots[i].timed for i in slot_ids.tolist()], dtype=torch.bool)
+        # positions of predictable condition slots: the model has a head for them too (Fig. D2)
+        self.predictable = torch.tensor(
+            [self.slots[i].predictable for i in slot_ids.tolist()], dtype=torch.bool
+        )
 
     # positions --------------------------------------------------------------------------------------
 

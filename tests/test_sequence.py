@@ -114,3 +114,10 @@ def test_gap_ids_cover_timed_slots_only():
     with pytest.raises(InputError, match="no target frame"):
         layout.gap_ids({}, 2)
     assert SequenceLayout((2, 2), 3, [STATE]).gap_ids({}, 2) is None
+
+
+def test_only_frame_slots_can_be_predictable():
+    from ccvs_core import PluginError
+
+    with pytest.raises(PluginError, match="only frame-level slots can be predicted"):
+        SequenceLayout((2, 2), 2, [("class", Slot("video", 1, 3, predictable=True))])

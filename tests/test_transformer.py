@@ -122,3 +122,24 @@ def test_a_timed_slot_embeds_its_gap_and_needs_one():
         VideoTransformer(preset(TransformerConfig, "tiny", window=3), SequenceLayout((2, 2), 3), 11).gap
         is None
     )
+
+
+def test_predictable_slots_have_their_own_head_and_loss():
+    from ccvs_core.models.transformer import slot_token_loss
+
+    torch.manual_seed(0)
+    layout = SequenceLayout((2, 2), 3, [("layout", Slot("frame", 2, 5, predictable=True))])
+    model = VideoTransformer(preset(TransformerConfig, "tiny", window=3), layout, 11)
+    assert model.head_for(layout.slot("layout.tokens").id).out_features == 5
+    assert layout.predictable.sum() == 3 * 2 and not layout.predicted[layout.predictable].any()
+    sequence = layout.join(
+        torch.randint(0, 11, (2, 3, 2, 2)), {"layout": {"tokens": torch.randint(0, 5, (2, 3, 2))}}
+    )
+    loss = slot_token_loss(model, model(sequence, hidden=True), sequence)
+    loss.backward()
+    assert loss > 0 and model.slot_heads["2"].weight.grad.abs().sum() > 0
+    assert model.head.weight.grad is None  # the frame head plays no part in it
+    plain = VideoTransformer(preset(TransformerConfig, "tiny", window=3), SequenceLayout((2, 2), 3), 11)
+    assert len(plain.slot_heads) == 0
+    sequence = plain.layout.join(torch.zeros(1, 3, 2, 2, dtype=torch.long), {})
+    assert slot_token_loss(plain, plain(sequence, hidden=True), sequence) == 0

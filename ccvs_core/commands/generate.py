@@ -24,7 +24,8 @@ sampled, from the conditions alone (e.g. --cond class:walk).
 
 --cond NAME:VALUE gives a condition the pipeline was trained with (repeat for several); VALUE is
 read by that condition's plugin (a file, a class name, ...). `ccvs conditions` lists the installed
-ones.
+ones. A condition the model can also predict (layout) may be left out: it is then sampled with the
+frames and written as OUT-NAME.png (rows: samples, columns: time).
 
 Writes --out (.mp4 or .gif: the samples side by side in every frame) and, next to it, a PNG grid
 (rows: samples, columns: time). --seed N makes sample i with seed N + i: the same seed gives the
@@ -134,13 +135,17 @@ def run(args: argparse.Namespace) -> int:
     conditions = parse_conditions(pipeline, values, args)
     with progress_bar() as bar:
         task = bar.add_task("generating", total=args.frames - context_frames, status="")
-        videos = pipeline.generate(
+        videos, predicted = pipeline.generate(
             context, conditions, args.frames, args.samples, args.seed, sampling,
-            on_frame=lambda t: bar.advance(task),
+            on_frame=lambda t: bar.advance(task), return_predicted=True,
         )  # fmt: skip
     fps = args.fps or pipeline.fps
     write_video(make_video_grid(videos), args.out, fps)
     grid = args.out.with_suffix(".png")
     write_image(grid, make_grid(videos))
     out.print(f"wrote {args.out} ({args.samples} samples x {args.frames} frames at {fps:g} fps) and {grid}")
+    for name, decoded in predicted.items():  # conditions left out and predicted (layouts, Fig. D2)
+        path = args.out.with_name(f"{args.out.stem}-{name}.png")
+        write_image(path, make_grid(pipeline.conditions[name].render(decoded)))
+        out.print(f"wrote the predicted {name} to {path}")
     return 0

@@ -101,7 +101,19 @@ class VideoTransformer(nn.Module):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
         self.norm = nn.LayerNorm(config.width)
         self.head = nn.Linear(config.width, frame_vocab, bias=False)
+        # predictable condition slots (layouts, Fig. D2) get heads of their own, keyed by slot id
+        self.slot_heads = nn.ModuleDict(
+            {
+                str(s.id): nn.Linear(config.width, s.vocab_size, bias=False)
+                for s in layout.slots
+                if s.predictable
+            }
+        )
         self.apply(_init_weights)
+
+    def head_for(self, slot_id: int) -> nn.Linear:
+        """The output head that scores tokens of slot ``slot_id`` (frame tokens: ``head``)."""
+        return self.head if slot_id == 0 else self.slot_heads[str(slot_id)]
 
     def new_cache(self, batch: int, capacity: int | None = None) -> KVCache:
         c = self.config
@@ -137,10 +149,12 @@ class VideoTransformer(nn.Module):
         start: int = 0,
         cache: KVCache | None = None,
         gaps: torch.Tensor | None = None,
+        hidden: bool = False,
     ) -> torch.Tensor:
         """Logits ``[B, n, frame_vocab]`` for tokens ``[B, n]`` at positions ``start .. start + n``; entry i
         scores the frame token at position ``start + i + 1``. With a cache, ``start`` must equal its length.
-        ``gaps``: see ``embed``."""
+        ``gaps``: see ``embed``. ``hidden``: return the final normalised states ``[B, n, D]`` instead, for
+        ``head_for`` (predictable condition slots)."""
         if start + tokens.shape[1] > self.layout.length:
             raise ValueError(
                 f"positions up to {start + tokens.shape[1]} exceed the window ({self.layout.length})"
@@ -152,7 +166,8 @@ class VideoTransformer(nn.Module):
             x = block(x, cache, layer)
         if cache is not None:
             cache.advance(tokens.shape[1])
-        return self.head(self.norm(x))
+        x = self.norm(x)
+        return x if hidden else self.head(x)
 
 
 def next_token_loss(logits: torch.Tensor, sequence: torch.Tensor, layout: SequenceLayout) -> torch.Tensor:
@@ -165,6 +180,24 @@ def next_token_loss(logits: torch.Tensor, sequence: torch.Tensor, layout: Sequen
     scores = logits[:, :-1][:, predicted]  # [B, P, V]
     targets = sequence[:, 1:][:, predicted]  # [B, P]
     return F.cross_entropy(scores.reshape(-1, scores.shape[-1]), targets.reshape(-1))
+
+
+def slot_token_loss(model: VideoTransformer, hidden: torch.Tensor, sequence: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the predictable condition slots' tokens (Fig. D2: the model also learns to
+    predict layouts), each slot scored by its own head; 0 when the layout has none.
+
+    hidden ``[B, L, D]`` from ``model(sequence, hidden=True)``; sequence ``[B, L]``."""
+    layout = model.layout
+    losses = []
+    for s in layout.slots:
+        if not s.predictable:
+            continue
+        targets = (
+            layout.positions(s.key).flatten().to(sequence.device)
+        )  # positions >= 1: the start token is first
+        scores = model.head_for(s.id)(hidden[:, targets - 1])  # [B, P, V]
+        losses.append(F.cross_entropy(scores.reshape(-1, scores.shape[-1]), sequence[:, targets].reshape(-1)))
+    return torch.stack(losses).mean() if losses else hidden.new_zeros(())
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -33,7 +33,7 @@ from ccvs_core.generation import SamplingConfig, generate_frame_tokens
 from ccvs_core.media import make_grid, write_image
 from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
 from ccvs_core.models.io import WEIGHTS_FILE, export_module, load_autoencoder
-from ccvs_core.models.transformer import VideoTransformer, next_token_loss
+from ccvs_core.models.transformer import VideoTransformer, next_token_loss, slot_token_loss
 from ccvs_core.pipeline import CCVSPipeline, build_layout, condition_context
 from ccvs_core.training import distributed
 from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
@@ -236,7 +236,10 @@ class TransformerTrainer:
         self.model.train()
         sequence = self.layout.join(frames.to(self.device), conditions or {})
         gap_ids = self.layout.gap_ids({c: g.to(self.device) for c, g in (gaps or {}).items()}, len(frames))
-        loss = next_token_loss(self.model(sequence, gaps=gap_ids), sequence, self.layout)  # Eq. 8
+        hidden = self.model(sequence, gaps=gap_ids, hidden=True)
+        loss = next_token_loss(self.model.head(hidden), sequence, self.layout)  # Eq. 8
+        if self.model.slot_heads:  # predictable condition slots (layouts, Fig. D2) are learnt too
+            loss = loss + slot_token_loss(self.model, hidden, sequence)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)

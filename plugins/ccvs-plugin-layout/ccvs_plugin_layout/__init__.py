@@ -5,7 +5,8 @@ Layouts come as COCO annotations (polygons or RLE, decoded with pycocotools) or 
 PNGs, one per frame. Tokens use a parameterless scheme (documented in README.md, with its measured
 fidelity): the class map is fitted to the frame like a context image, then pooled to a coarse grid
 (default 8 x 8) where each cell holds its dominant object class — the class list, learnt from the
-training layouts' category names, is the vocabulary (0: background).
+training layouts' category names, is the vocabulary (0: background). The slot is predictable: a
+pipeline trained with it can also be asked for videos without a layout, and samples one (Fig. D2).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from ccvs_plugin_layout.maps import (
     LayoutMaps,
     coco_maps,
     fit_to_frame,
+    palette,
     pool_to_grid,
     read_coco_file,
     read_label_pngs,
+    unpool,
 )
 
 __version__ = "0.2.0"
@@ -50,7 +53,7 @@ class LayoutCondition(Condition):
 
     def slots(self) -> list[Slot]:
         gh, gw = self.config.grid
-        return [Slot("frame", gh * gw, len(self.config.classes) + 1)]
+        return [Slot("frame", gh * gw, len(self.config.classes) + 1, predictable=True)]
 
     def configure(self, videos: Sequence[Any], context: ConditionContext) -> Config:
         if self.config.classes:
@@ -84,6 +87,16 @@ class LayoutCondition(Condition):
         frames = {im["id"]: im["clip_index"] for im in layout["images"]}
         maps = coco_maps(layout, self.config.classes, f"video '{sample.video_id}' layout.json", frames)
         return LayoutMaps(fit_to_frame(maps.maps, tuple(sample.frames.shape[1:3])), maps.source)
+
+    def decode(self, tokens: dict[str, torch.Tensor]) -> np.ndarray:
+        """Predicted tokens ``{"tokens": [S, T, gh * gw]}`` -> class maps ``[S, T, H, W]`` at the frame size."""
+        grid = tokens["tokens"].cpu().numpy().reshape(*tokens["tokens"].shape[:2], *self.config.grid)
+        size = self.require_context().frame_size
+        return np.stack([unpool(video, size) for video in grid])
+
+    def render(self, decoded: np.ndarray) -> np.ndarray:
+        """Class maps ``[S, T, H, W]`` -> uint8 colour pictures ``[S, T, H, W, 3]`` (background black)."""
+        return palette(len(self.config.classes))[decoded]
 
     def tokenize(self, raw: LayoutMaps, timeline: Timeline) -> dict[str, torch.Tensor]:
         if not isinstance(raw, LayoutMaps):

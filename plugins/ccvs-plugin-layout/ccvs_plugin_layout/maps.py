@@ -202,3 +202,11 @@ def mean_iou(predicted: np.ndarray, truth: np.ndarray, num_classes: int) -> floa
         if union:
             scores.append(np.logical_and(a, b).sum() / union)
     return float(np.mean(scores))
+
+
+def palette(num_classes: int) -> np.ndarray:
+    """uint8 colours ``[num_classes + 1, 3]``: black background, then evenly spaced bright hues."""
+    hues = np.arange(num_classes) / max(1, num_classes)
+    k = (np.array([5, 3, 1])[None] + hues[:, None] * 6) % 6  # HSV -> RGB with saturation = value = 1
+    rgb = 1 - np.clip(np.minimum(k, 4 - k), 0, 1)
+    return np.round(np.concatenate([np.zeros((1, 3)), rgb]) * 255).astype(np.uint8)

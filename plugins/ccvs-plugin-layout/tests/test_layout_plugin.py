@@ -171,3 +171,22 @@ def test_ccvs_trains_and_generates_with_layouts(stage1, tmp_path, capsys):
         == 2
     )
     assert "has layouts for 6 frames, the video needs 8" in capsys.readouterr().err
+
+
+def test_a_layout_pipeline_predicts_layouts_when_none_is_given(stage1, tmp_path, capsys):
+    """Fig. D2: leave --cond layout out, and the layouts are sampled with the frames and saved."""
+    pipeline_dir = train_with_conditions_cli(stage1, tmp_path / "run", ["layout:grid=[2,2]"])
+    pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
+    context = read_frames(first_frame_file(stage1[0]))
+    videos, predicted = pipeline.generate(
+        context, {}, num_frames=4, num_samples=2, seed=0, return_predicted=True
+    )
+    maps = predicted["layout"]
+    assert videos.shape == (2, 4, 16, 16, 3) and maps.shape == (2, 4, 16, 16)
+    assert maps.min() >= 0 and maps.max() <= 4
+    pictures = pipeline.conditions["layout"].render(maps)
+    assert pictures.shape == (2, 4, 16, 16, 3) and pictures.dtype == np.uint8
+    out = tmp_path / "a.gif"
+    assert generate_cli(pipeline_dir, out, [], context=first_frame_file(stage1[0]), frames=4) == 0
+    assert (tmp_path / "a-layout.png").is_file()
+    assert "wrote the predicted layout" in capsys.readouterr().out
