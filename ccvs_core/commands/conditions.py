@@ -29,13 +29,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     entries = list_conditions()
-    table = Table(title="ccvs conditions")
+    table = Table(title="ccvs conditions", caption="slots: tokens x vocabulary, at the default config")
     for column in ("name", "package", "version", "level", "slots", "status"):
         table.add_column(column)
     for entry in entries:
         levels = sorted({s.level for s in entry.slots})
         slots = ", ".join(
-            f"{s.name}: {s.length} x {s.vocab_size}" + (" (timed)" if s.timed else "") for s in entry.slots
+            f"{s.name}: {s.length} x {s.vocab_size}"
+            + (" (timed)" if s.timed else "")
+            + (" (predictable)" if s.predictable else "")
+            for s in entry.slots
         )
         status = "[green]ok[/]" if entry.ok else f"[red]skipped: {escape(entry.error or '')}[/]"
         table.add_row(entry.name, entry.package, entry.version, "+".join(levels) or "-", slots or "-", status)
