@@ -65,16 +65,6 @@ def striker_tops(frames: np.ndarray, start: float, columns: tuple[int, int], pad
     return np.array(out)
 
 
-def mean_iou(predicted: np.ndarray, truth: np.ndarray, classes: int = len(CLASSES)) -> float:
-    scores = []
-    for c in range(classes + 1):
-        a, b = predicted == c, truth == c
-        union = np.logical_or(a, b).sum()
-        if union:
-            scores.append(np.logical_and(a, b).sum() / union)
-    return float(np.mean(scores))
-
-
 def track_features(track: np.ndarray) -> np.ndarray:
     """Motion features of a track ``[T, 2]``: path length, straightness (net / path), net turning and
     total absolute turning per frame (a circle turns one way, a zigzag both ways, a line not at all)."""

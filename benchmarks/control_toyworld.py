@@ -34,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ccvs_plugin_layout.maps import coco_maps
+from ccvs_plugin_layout.maps import coco_maps, mean_iou
 from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from control_measures import CLASSES, MotionClassifier, class_map, gripper_track, mean_iou, striker_tops
+from control_measures import CLASSES, MotionClassifier, class_map, gripper_track, striker_tops
 
 from ccvs_core.data.clips import ClipDataset
 from ccvs_core.metrics import psnr, ssim

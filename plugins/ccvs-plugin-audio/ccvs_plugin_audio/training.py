@@ -19,15 +19,14 @@ import torch
 
 from ccvs_core import Config, ConfigError, InputError, Timeline, at_least, greater_than
 from ccvs_core.atomic import write_text_atomic
-from ccvs_core.console import console, progress_bar, track
+from ccvs_core.console import track
 from ccvs_core.data.format import list_video_folders
 from ccvs_core.data.video import index_video
 from ccvs_core.media import write_image
 from ccvs_core.models.io import export_module
 from ccvs_core.models.quantizer import perplexity
-from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
 from ccvs_core.training.losses import quantization_loss
-from ccvs_core.weights import load_module
+from ccvs_core.training.small_loop import train_steps
 from ccvs_plugin_audio.sound import frame_windows, log_spectrogram, read_sound
 from ccvs_plugin_audio.tokenizer import PRESETS, SoundTokenizer, SoundTokenizerConfig
 
@@ -135,44 +134,25 @@ def train_sound_tokenizer(data: str | os.PathLike, out: str | os.PathLike, run: 
     torch.manual_seed(cfg.seed)
     model = SoundTokenizer(run.tokenizer).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    checkpoints = CheckpointManager(out / "checkpoints")
     train = dataset_spectrograms(data, "train", run.tokenizer, progress).to(device)
     try:
         held_out = dataset_spectrograms(data, "val", run.tokenizer, progress).to(device)
     except InputError:
         held_out = train  # no validation sound: report the training error, and say so
-    step = 0
-    latest = checkpoints.latest()
-    if latest is not None:
-        parts, state = checkpoints.load(latest)
-        load_module(model, parts["model"], latest / "model.safetensors")
-        load_optimizer(
-            optimizer, parts["optimizer"], state["optimizer"], str(latest / "optimizer.safetensors")
-        )
-        step = state["step"]
-        console.print(f"resuming from {latest} (step {step})")
     run.to_json(out / RUN_FILE)
-    with progress_bar(disable=not progress) as bar:
-        task = bar.add_task("sound tokenizer", total=cfg.steps, completed=step, status="")
-        while step < cfg.steps:
-            model.train()
-            draw = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # a pure function of the step
-            batch = train[torch.randint(0, len(train), (cfg.batch_size,), generator=draw).to(train.device)]
-            reconstruction, quantized, z = model(batch)
-            loss = (reconstruction - batch).abs().mean() + quantization_loss(
-                z, quantized.z_q, run.tokenizer.beta
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            model.quantizer.restart_dead_codes(z.detach(), cfg.dead_after, draw)
-            step += 1
-            bar.update(task, advance=1, status=f"loss={float(loss.detach()):.3f}")
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                tensors, info = optimizer_tensors(optimizer)
-                checkpoints.save(
-                    step, {"model": model.state_dict(), "optimizer": tensors}, {"optimizer": info}
-                )
+    last_z: list[torch.Tensor] = []
+
+    def step_loss(draw: torch.Generator) -> torch.Tensor:
+        batch = train[torch.randint(0, len(train), (cfg.batch_size,), generator=draw).to(train.device)]
+        reconstruction, quantized, z = model(batch)
+        last_z[:] = [z.detach()]
+        return (reconstruction - batch).abs().mean() + quantization_loss(z, quantized.z_q, run.tokenizer.beta)
+
+    step = train_steps(
+        model, optimizer, step_loss, out, steps=cfg.steps, checkpoint_every=cfg.checkpoint_every, seed=cfg.seed,
+        description="sound tokenizer", progress=progress,
+        after_step=lambda draw: model.quantizer.restart_dead_codes(last_z[0], cfg.dead_after, draw),
+    )  # fmt: skip
     scores = {**evaluate(model, held_out), "split": "val" if held_out is not train else "train", "step": step}
     export_module(model, "sound_tokenizer", run.tokenizer, out / EXPORT_DIR, {"eval": scores})
     write_image(out / "spectrograms.png", spectrogram_picture(model, held_out))

@@ -13,13 +13,13 @@ import torch
 
 from ccvs_core import CheckpointError, Config, ConfigError, InputError
 from ccvs_core.atomic import write_text_atomic
-from ccvs_core.console import console, progress_bar, track
+from ccvs_core.console import track
 from ccvs_core.data.clips import FrameGeometry
 from ccvs_core.data.format import list_video_folders, load_state
 from ccvs_core.data.video import index_video, read_record_frames
 from ccvs_core.models.autoencoder import frames_to_tensor
 from ccvs_core.models.io import export_module, load_autoencoder
-from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
+from ccvs_core.training.small_loop import train_steps
 from ccvs_core.weights import load_json, load_module, load_tensors
 from ccvs_plugin_state.estimator import (
     MODEL_PRESETS,
@@ -132,41 +132,22 @@ def train_estimator(
     autoencoder = load_autoencoder(run.autoencoder, device).requires_grad_(False)
     model = PositionEstimator(run.estimator).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    checkpoints = CheckpointManager(out / "checkpoints")
     latents, positions = annotated_latents(data, "train", autoencoder, run.frame_size, progress)
     try:
         held = annotated_latents(data, "val", autoencoder, run.frame_size, progress)
         split = "val"
     except InputError:
         held, split = (latents, positions), "train"
-    step = 0
-    latest = checkpoints.latest()
-    if latest is not None:
-        parts, state = checkpoints.load(latest)
-        load_module(model, parts["model"], latest / "model.safetensors")
-        load_optimizer(
-            optimizer, parts["optimizer"], state["optimizer"], str(latest / "optimizer.safetensors")
-        )
-        step = state["step"]
-        console.print(f"resuming from {latest} (step {step})")
     run.to_json(out / RUN_FILE)
-    with progress_bar(disable=not progress) as bar:
-        task = bar.add_task("position estimator", total=cfg.steps, completed=step, status="")
-        while step < cfg.steps:
-            model.train()
-            draw = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # a pure function of the step
-            pick = torch.randint(0, len(latents), (cfg.batch_size,), generator=draw)
-            loss = (model(latents[pick].to(device)) - positions[pick].to(device)).pow(2).sum(-1).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            bar.update(task, advance=1, status=f"loss={float(loss.detach()):.5f}")
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                tensors, info = optimizer_tensors(optimizer)
-                checkpoints.save(
-                    step, {"model": model.state_dict(), "optimizer": tensors}, {"optimizer": info}
-                )
+
+    def step_loss(draw: torch.Generator) -> torch.Tensor:
+        pick = torch.randint(0, len(latents), (cfg.batch_size,), generator=draw)
+        return (model(latents[pick].to(device)) - positions[pick].to(device)).pow(2).sum(-1).mean()
+
+    step = train_steps(
+        model, optimizer, step_loss, out, steps=cfg.steps, checkpoint_every=cfg.checkpoint_every, seed=cfg.seed,
+        description="position estimator", progress=progress,
+    )  # fmt: skip
     scores = {**pixel_error(model.cpu(), *held, run.frame_size), "split": split, "step": step}
     extra = {"autoencoder": run.autoencoder, "frame_size": list(run.frame_size), "eval": scores}
     export_module(model, "position_estimator", run.estimator, out / EXPORT_DIR, extra)
