@@ -1,4 +1,7 @@
-"""Evaluation metrics of the paper (Sec. 4, "Metrics"): pairwise frame quality (PSNR, SSIM).
+"""Evaluation metrics of the paper (Sec. 4, "Metrics"): pairwise frame quality (PSNR, SSIM), the Frechet
+distance behind FVD (``frechet``), sample diversity DIV (``diversity``, with ``motion``'s flow
+estimate for its moving-parts mask) and the point-to-point measures of Table D4
+(``point_to_point``).
 
 Conventions shared by every pairwise metric here:
 
@@ -13,7 +16,9 @@ Conventions shared by every pairwise metric here:
   ``values.mean()`` the overall score.
 """
 
+from ccvs_core.metrics.diversity import diversity
+from ccvs_core.metrics.frechet import fit_gaussian, frechet_distance, frechet_distance_of
 from ccvs_core.metrics.psnr import psnr
 from ccvs_core.metrics.ssim import ssim
 
-__all__ = ["psnr", "ssim"]
+__all__ = ["diversity", "fit_gaussian", "frechet_distance", "frechet_distance_of", "psnr", "ssim"]
