@@ -1,5 +1,5 @@
 """Evaluation metrics of the paper (Sec. 4, "Metrics"): pairwise frame quality (PSNR, SSIM), the Frechet
-distance behind FVD (``frechet``), sample diversity DIV (``diversity``, with ``motion``'s flow
+distance and FVD (``frechet``, ``fvd``, with the I3D network of ``i3d``), sample diversity DIV (``diversity``, with ``motion``'s flow
 estimate for its moving-parts mask) and the point-to-point measures of Table D4
 (``point_to_point``).
 
