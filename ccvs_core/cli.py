@@ -8,11 +8,11 @@ import sys
 from rich.markup import escape
 
 from ccvs_core import __version__
-from ccvs_core.commands import conditions, data, generate, train
+from ccvs_core.commands import conditions, data, evaluate, generate, train
 from ccvs_core.console import console
 from ccvs_core.errors import CCVSError
 
-COMMANDS = (conditions, data, train, generate)
+COMMANDS = (conditions, data, train, generate, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

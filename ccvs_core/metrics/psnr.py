@@ -26,7 +26,9 @@ def _as_tensor(value, name: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(value))
+        value = np.ascontiguousarray(value)
+        # torch refuses to share read-only memory (np.broadcast_to views, memory maps): copy those
+        return torch.from_numpy(value if value.flags.writeable else value.copy())
     raise InputError(name, f"must be a torch tensor or a numpy array, got {type(value).__name__}")
 
 
