@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CCVSError",
+    "CCVSPipeline",
     "CheckpointError",
     "Condition",
     "ConditionContext",
@@ -38,3 +39,13 @@ __all__ = [
     "list_conditions",
     "register_condition",
 ]
+
+
+def __getattr__(name: str):
+    # CCVSPipeline pulls in the models: loaded on first use, so that importing a plugin (which imports
+    # this package to register its condition) stays cheap
+    if name == "CCVSPipeline":
+        from ccvs_core.pipeline import CCVSPipeline
+
+        return CCVSPipeline
+    raise AttributeError(f"module 'ccvs_core' has no attribute {name!r}")
