@@ -94,7 +94,7 @@ def generate_frame_tokens(
     ``num_frames`` frames (``[B, num_frames, length]``) and video-level ones ``[B, length]``.
     ``targets``: ``{condition: frame index [B]}`` for the conditions with a timed slot.
     ``predict``: conditions whose predictable slots are sampled, not read (Fig. D2): the sampled tokens
-    are written into their tensors in ``conditions`` (give placeholders of the right shape).
+    are written into their tensors in ``conditions`` (give zero-filled tensors of the right shape).
     ``on_frame(t, tokens [B, h, w])`` is called as each frame is completed (progress, streaming)."""
     layout = model.layout
     b, m = context.shape[:2]

@@ -191,7 +191,7 @@ class CCVSPipeline(torch.nn.Module):
             raise InputError(f"--cond {missing[0]}", "this pipeline needs it: give --cond NAME:VALUE")
         timeline = Timeline(num_frames=num_frames, fps=self.fps)
         out, targets = {}, {}
-        for name in predict:  # placeholders that generation fills with sampled tokens
+        for name in predict:  # zero-filled: generation writes the sampled tokens in
             slots = self.conditions[name].slots()
             out[name] = {
                 s.name: torch.zeros(samples, num_frames, s.length, dtype=torch.long, device=device)
