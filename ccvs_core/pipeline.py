@@ -151,7 +151,7 @@ class CCVSPipeline(torch.nn.Module):
             self.autoencoder.tokenize(frames) if m else torch.zeros(0, *grid, dtype=torch.long, device=device)
         )
         tokens = tokens.unsqueeze(0).repeat(num_samples, 1, 1, 1)  # [S, m, h, w]
-        condition_tokens, targets, predict = self._condition_tokens(
+        condition_tokens, targets, predict = self.condition_tokens(
             conditions or {}, num_frames, num_samples, device
         )
         generators = [torch.Generator().manual_seed(seed + i) for i in range(num_samples)]
@@ -172,7 +172,7 @@ class CCVSPipeline(torch.nn.Module):
     def _resize(self, context: torch.Tensor) -> torch.Tensor:
         return resize_frames(context, self.frame_size)
 
-    def _condition_tokens(
+    def condition_tokens(
         self, raw: Mapping[str, Any], num_frames: int, samples: int, device
     ) -> tuple[dict, dict, list[str]]:
         """(``{condition: {slot: tokens}}`` repeated for every sample, ``{condition: target frame [S]}`` of

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 import torch
 
-from ccvs_core.conditions import Condition, ConditionContext, Timeline, check_tokens, get_condition
+from ccvs_core.conditions import Condition, ConditionContext, get_condition
 from ccvs_core.config import TransformerConfig, TransformerTrainingConfig, preset
 from ccvs_core.config_base import Config
 from ccvs_core.console import console, progress_bar
@@ -273,20 +273,17 @@ class TransformerTrainer:
     def _sample_conditions(self, count: int) -> tuple[dict, dict]:
         """The conditions of the sample clips, taken the way ``generate`` takes a user's (from_sample,
         then tokenize): ``({condition: {slot: [count, ...]}}, {condition: target frames [count]})``."""
-        per_clip: dict = {}
-        targets: dict = {}
+        per_clip = []
         for i in range(count):
             clip = self.sample_clips[i]
-            timeline = Timeline(num_frames=len(clip.frame_indices), fps=clip.fps)
-            for name, condition in self.conditions.items():
-                raw = condition.from_sample(clip)
-                tokens = check_tokens(condition, condition.tokenize(raw, timeline), 1, timeline.num_frames)
-                for slot, value in tokens.items():
-                    per_clip.setdefault(name, {}).setdefault(slot, []).append(value.to(self.device))
-                if any(slot.timed for slot in condition.slots()):
-                    targets.setdefault(name, []).append(condition.target_frame(raw, timeline))
-        conditions = {c: {s: torch.cat(v) for s, v in slots.items()} for c, slots in per_clip.items()}
-        return conditions, {c: torch.tensor(v, device=self.device) for c, v in targets.items()}
+            raw = {name: condition.from_sample(clip) for name, condition in self.conditions.items()}
+            per_clip.append(self.pipeline.condition_tokens(raw, len(clip.frame_indices), 1, self.device)[:2])
+        conditions = {
+            c: {s: torch.cat([tokens[c][s] for tokens, _ in per_clip]) for s in slots}
+            for c, slots in per_clip[0][0].items()
+        } if per_clip else {}  # fmt: skip
+        targets = {c: torch.cat([t[c] for _, t in per_clip]) for c in per_clip[0][1]} if per_clip else {}
+        return conditions, targets
 
     def save(self) -> None:
         if not self.main:
