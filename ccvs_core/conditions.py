@@ -226,48 +226,38 @@ class Condition(torch.nn.Module):
 
 
 def check_video_tokens(condition: Condition, tokens: Any, num_frames: int) -> dict[str, torch.Tensor]:
-    """Check what ``video_tokens`` returned against the declared slots."""
-    slots = condition.slots()
-    batched = {}
-    for slot in slots:
-        value = tokens.get(slot.name) if isinstance(tokens, dict) else None
-        if isinstance(value, torch.Tensor) and slot.timed:
-            if tuple(value.shape) != (num_frames, slot.length):
-                raise PluginError(
-                    f"condition '{condition.name}'",
-                    f"timed slot '{slot.name}' must have video_tokens of shape {(num_frames, slot.length)}, "
-                    f"got {tuple(value.shape)}",
-                )
-            value = value[0]  # checked as one video-level row below
-        batched[slot.name] = value.unsqueeze(0) if isinstance(value, torch.Tensor) else value
-    if isinstance(tokens, dict) and set(tokens) != {s.name for s in slots}:
-        batched = tokens  # let check_tokens name the wrong keys
-    check_tokens(condition, batched, 1, num_frames)
-    for slot in slots:
-        value = tokens[slot.name]
-        if slot.timed and (value.min() < 0 or value.max() >= slot.vocab_size):
-            raise PluginError(
-                f"condition '{condition.name}'",
-                f"slot '{slot.name}' has tokens outside [0, {slot.vocab_size})",
-            )
-    return tokens
+    """Check what ``video_tokens`` returned: frame and timed slots ``[T, length]``, video slots ``[length]``."""
+    return _check_slots(
+        condition, "video_tokens", tokens,
+        lambda slot: (slot.length,) if slot.level == "video" and not slot.timed else (num_frames, slot.length),
+    )  # fmt: skip
 
 
 def check_tokens(condition: Condition, tokens: Any, batch: int, num_frames: int) -> dict[str, torch.Tensor]:
     """Check what ``tokenize`` returned against the declared slots (shapes, dtype, value range)."""
+    return _check_slots(
+        condition, "tokenize", tokens,
+        lambda slot: (batch, slot.length) if slot.level == "video" else (batch, num_frames, slot.length),
+    )  # fmt: skip
+
+
+def _check_slots(
+    condition: Condition, method: str, tokens: Any, shape_of: Callable[[Slot], tuple[int, ...]]
+) -> dict[str, torch.Tensor]:
     subject = f"condition '{condition.name}'"
     slots = {s.name: s for s in condition.slots()}
     if not isinstance(tokens, dict) or set(tokens) != set(slots):
         got = sorted(tokens) if isinstance(tokens, dict) else type(tokens).__name__
-        raise PluginError(subject, f"tokenize must return the slots {sorted(slots)}, got {got}")
+        raise PluginError(subject, f"{method} must return the slots {sorted(slots)}, got {got}")
     for name, slot in slots.items():
-        value = tokens[name]
-        shape = (batch, slot.length) if slot.level == "video" else (batch, num_frames, slot.length)
+        value, shape = tokens[name], shape_of(slot)
         if not isinstance(value, torch.Tensor) or value.dtype != torch.long or tuple(value.shape) != shape:
             desc = f"{value.dtype} {tuple(value.shape)}" if isinstance(value, torch.Tensor) else repr(value)
-            raise PluginError(subject, f"slot '{name}' must be a LongTensor of shape {shape}, got {desc}")
+            raise PluginError(
+                subject, f"{method}: slot '{name}' must be a LongTensor of shape {shape}, got {desc}"
+            )
         if value.numel() and (value.min() < 0 or value.max() >= slot.vocab_size):
-            raise PluginError(subject, f"slot '{name}' has tokens outside [0, {slot.vocab_size})")
+            raise PluginError(subject, f"{method}: slot '{name}' has tokens outside [0, {slot.vocab_size})")
     return tokens
 
 
