@@ -93,8 +93,9 @@ def generate_frame_tokens(
     sampled ones. ``conditions``: ``{condition: {slot: tokens}}`` with frame-level slots covering all
     ``num_frames`` frames (``[B, num_frames, length]``) and video-level ones ``[B, length]``.
     ``targets``: ``{condition: frame index [B]}`` for the conditions with a timed slot.
-    ``predict``: conditions whose predictable slots are sampled, not read (Fig. D2): the sampled tokens
-    are written into their tensors in ``conditions`` (give zero-filled tensors of the right shape).
+    ``predict``: conditions whose predictable slots are sampled, not read (Fig. D2), for every frame
+    (the context frames' too, before their given tokens): the sampled tokens are written into their
+    tensors in ``conditions`` (give zero-filled tensors of the right shape).
     ``on_frame(t, tokens [B, h, w])`` is called as each frame is completed (progress, streaming)."""
     layout = model.layout
     b, m = context.shape[:2]
@@ -118,15 +119,16 @@ def generate_frame_tokens(
     frames[:, :m] = context
     hw = layout.tokens_per_frame
     cache, cache_first = None, None
-    for t in range(m, num_frames):
+    # predicted slots are sampled for every frame, the context frames' too (before their given tokens)
+    for t in range(0 if sampled_slots else m, num_frames):
         first = max(0, t - layout.num_frames + 1)  # the window that ends with frame t
-        sequence = _window_sequence(model, frames, conditions, first, known=t)
+        sequence = _window_sequence(model, frames, conditions, first, known=max(t, m))
         start = layout.frame_tokens_start(t - first)
         end = start + hw
-        # what frame t's chunk samples: its predicted condition slots, then its frame tokens
+        # what frame t's chunk samples: its predicted condition slots, then (past the context) its frame tokens
         to_sample = sorted(
             [int(p) for s in sampled_slots for p in layout.positions(s.key)[t - first]]
-            + list(range(start, end))
+            + (list(range(start, end)) if t >= m else [])
         )
         if cache is None or first != cache_first:  # a new window: positions (and times, gaps) moved
             cache, cache_first = model.new_cache(b), first
@@ -141,13 +143,14 @@ def generate_frame_tokens(
                 position = p
             head = model.head_for(int(layout.slot_ids[p]))
             sequence[:, p] = sample_tokens(head(hidden), sampling, generators)
-            if p + 1 < end:  # frame t's last token is fed with frame t + 1's chunk
+            if p < to_sample[-1]:  # the chunk's last sampled token is fed with the next chunk
                 hidden = model(sequence[:, p : p + 1], p, cache, gaps, hidden=True)[:, -1]
                 position = p + 1
-        frames[:, t] = sequence[:, start:end].view(b, *layout.grid)
         for s in sampled_slots:
             condition, name = s.key.split(".", 1)
             conditions[condition][name][:, t] = sequence[:, layout.positions(s.key)[t - first]]
-        if on_frame is not None:
-            on_frame(t, frames[:, t])
+        if t >= m:
+            frames[:, t] = sequence[:, start:end].view(b, *layout.grid)
+            if on_frame is not None:
+                on_frame(t, frames[:, t])
     return frames
