@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from ccvs_core.commands.run_arguments import add_run_arguments
 
 DESCRIPTION = """\
 Train the sound tokenizer of the audio condition (paper Appendix A): every frame's sound (rate / fps
@@ -23,16 +24,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "audio-tokenizer", help="train the sound tokenizer of the audio condition", description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("--data", required=True, type=Path, metavar="DIR", help="dataset folder")
-    parser.add_argument(
-        "--out", required=True, type=Path, metavar="DIR", help="run folder (resumed if it exists)"
-    )
-    parser.add_argument("--preset", choices=("tiny", "toyworld", "paper"), help="sizes (default: toyworld)")
+    add_run_arguments(parser)  # --data, --out, --preset, --device, as every ccvs train command
     parser.add_argument("--steps", type=int, help="total optimisation steps")
     parser.add_argument("--batch-size", type=int, help="spectrograms per step")
     parser.add_argument("--lr", type=float, help="AdamW learning rate")
     parser.add_argument("--seed", type=int, help="random seed")
-    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.set_defaults(func=run)
 
 

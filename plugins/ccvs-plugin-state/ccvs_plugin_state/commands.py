@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ccvs_core.commands.run_arguments import add_run_arguments
+
 TRAIN_DESCRIPTION = """\
 Train the position estimator of the state condition (paper Appendix A): a small conv net on the frozen
 stage-1 encoder's latents (--autoencoder) that finds the tracked point (state.json's positions) in a
@@ -21,17 +23,12 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
         "position-estimator", help="train the state condition's position estimator", description=TRAIN_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("--data", required=True, type=Path, metavar="DIR", help="dataset folder")
-    parser.add_argument(
-        "--out", required=True, type=Path, metavar="DIR", help="run folder (resumed if it exists)"
-    )
+    add_run_arguments(parser)  # --data, --out, --preset, --device, as every ccvs train command
     parser.add_argument("--autoencoder", type=Path, metavar="DIR", help="exported stage-1 autoencoder folder")
-    parser.add_argument("--preset", choices=("tiny", "toyworld", "paper"), help="sizes (default: toyworld)")
     parser.add_argument("--steps", type=int, help="total optimisation steps")
     parser.add_argument("--batch-size", type=int, help="frames per step")
     parser.add_argument("--lr", type=float, help="AdamW learning rate")
     parser.add_argument("--seed", type=int, help="random seed")
-    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.set_defaults(func=run_train)
 
 
