@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -73,6 +74,7 @@ def train_variants(work: Path, control: Path) -> None:
             else {name: {"tokenizer": str(sound / "tokenizer")} if name == "audio" else {}}
         )
         out = control / name
+        share_frame_tokens(work, out)
         run = plan_transformer_run(
             out,
             work / "full" / "autoencoder",
@@ -82,6 +84,19 @@ def train_variants(work: Path, control: Path) -> None:
         )
         console.print(f"[bold]{name}[/]: training to step {STEPS}")
         TransformerTrainer(run, work / "toyworld", out).fit()
+
+
+def share_frame_tokens(work: Path, out: Path) -> None:
+    """Start ``out`` with the frame tokens another run already cached (same autoencoder: the trainer checks
+    the cache's key and rebuilds it otherwise), so each variant does not tokenize the videos again."""
+    target = out / "tokens" / "train.safetensors"
+    sources = [work / "transformer", *(work / "control" / v for v in VARIANTS)]
+    found = [
+        s / "tokens" / "train.safetensors" for s in sources if (s / "tokens" / "train.safetensors").is_file()
+    ]
+    if found and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(found[0], target)
 
 
 def motion_classifier(data: Path, size) -> MotionClassifier:

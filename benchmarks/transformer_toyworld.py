@@ -62,7 +62,7 @@ def main() -> None:
         overrides = {"training": {"steps": STEPS}, "transformer": {"window": WINDOW}}
         run = plan_transformer_run(out, args.work / "full" / "autoencoder", "toyworld", overrides)
         TransformerTrainer(run, data, out).fit()
-    minutes = (time.monotonic() - start) / 60
+    train_minutes = (time.monotonic() - start) / 60
     pipeline = CCVSPipeline.from_pretrained(out / "pipeline")
     clips = ClipDataset(data, num_frames=FRAMES, size=pipeline.frame_size, split="test", crop="first")
     real = torch.stack([clips[i].frames for i in range(len(clips))])  # uint8 [V, T, H, W, 3]
@@ -101,7 +101,10 @@ def main() -> None:
             cells += [f"{values[:, 0].mean():.3f}", f"{values[:, 1].mean():.2f}"]
         table.add_row("copy the context frame" if name == "copy" else f"transformer, {name}", *cells)
     console.print(table)
-    console.print(f"training and evaluation took {minutes:.0f} minutes; grid: {out / 'prediction.png'}")
+    eval_minutes = (time.monotonic() - start) / 60 - train_minutes
+    console.print(
+        f"training took {train_minutes:.0f} min, evaluation {eval_minutes:.0f} min; grid: {out / 'prediction.png'}"
+    )
 
 
 if __name__ == "__main__":
