@@ -51,6 +51,7 @@ from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_
 STEPS = 1000
 VIDEOS = 20
 SAMPLES = 2
+GROUP = 8  # test videos generated as one batch (GROUP x SAMPLES samples)
 FRAMES = 16
 MODEL = {"layers": 4, "heads": 4, "width": 128, "window": 8}
 TRAINING = {"steps": STEPS, "batch_size": 8, "warmup": 200, "checkpoint_every": 250, "sample_every": 10**6}
@@ -124,7 +125,9 @@ def measure(video: np.ndarray, clip, classify: MotionClassifier) -> dict[str, fl
             np.abs(striker_tops(video, truth_tops[0], columns, pad_top)[1:] - truth_tops[1:]).mean()
         ),
         "layout": float(
-            np.mean([mean_iou(class_map(f), t) for f, t in zip(video[1:], layouts[1:], strict=True)])
+            np.mean(
+                [mean_iou(class_map(f), t, len(CLASSES)) for f, t in zip(video[1:], layouts[1:], strict=True)]
+            )
         ),
         "end": float(ssim(video[-1], real[-1])),
         "class": float(classify(track) == clip.label),
@@ -148,19 +151,25 @@ def evaluate(work: Path, control: Path) -> dict[str, dict[str, float]]:
         **{v: [] for v in VARIANTS},
     }
     autoencoder = pipelines["none"].autoencoder
-    for v in range(min(VIDEOS, len(clips))):
-        clip = clips[v]
-        real = clip.frames.numpy()
-        rows["real frames"].append(measure(real, clip, classify))
-        with torch.no_grad():
-            x = frames_to_tensor(clip.frames)
-            decoded = autoencoder.decode_video(autoencoder.tokenize(x)[None], x[None, :1])
-        rows["real tokens"].append(measure(tensor_to_frames(decoded)[0].numpy(), clip, classify))
+    count = min(VIDEOS, len(clips))
+    for first in range(0, count, GROUP):  # GROUP videos x SAMPLES samples generated as one batch
+        group = [clips[v] for v in range(first, min(first + GROUP, count))]
+        for clip in group:
+            real = clip.frames.numpy()
+            rows["real frames"].append(measure(real, clip, classify))
+            with torch.no_grad():
+                x = frames_to_tensor(clip.frames)
+                decoded = autoencoder.decode_video(autoencoder.tokenize(x)[None], x[None, :1])
+            rows["real tokens"].append(measure(tensor_to_frames(decoded)[0].numpy(), clip, classify))
         for name, pipeline in pipelines.items():
-            conditions = {c: condition.from_sample(clip) for c, condition in pipeline.conditions.items()}
-            videos = pipeline.generate(real[:1], conditions, num_frames=FRAMES, num_samples=SAMPLES, seed=v)
-            rows[name] += [measure(video, clip, classify) for video in videos]
-        console.print(f"video {v + 1}/{min(VIDEOS, len(clips))} scored")
+            videos = pipeline.generate_batch(
+                [clip.frames[:1].numpy() for clip in group],
+                [{c: condition.from_sample(clip) for c, condition in pipeline.conditions.items()} for clip in group],
+                num_frames=FRAMES, num_samples=SAMPLES, seeds=range(first, first + len(group)),
+            )  # fmt: skip
+            for clip, samples in zip(group, videos, strict=True):
+                rows[name] += [measure(video, clip, classify) for video in samples]
+        console.print(f"videos {first + 1}-{first + len(group)} of {count} scored")
     return {
         name: {k: float(np.mean([s[k] for s in scores])) for k in scores[0]} for name, scores in rows.items()
     }

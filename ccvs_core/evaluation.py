@@ -31,6 +31,8 @@ from ccvs_core.metrics.point_to_point import over_runs, point_to_point, video_po
 from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
 from ccvs_core.pipeline import CCVSPipeline
 
+BATCH_SAMPLES = 16  # samples generated at once: the transformer reads its weights once per token for all
+
 
 @attrs.frozen
 class EvaluationSetup:
@@ -73,6 +75,13 @@ def _reconstruct(pipeline: CCVSPipeline, real: torch.Tensor, context: int) -> np
         return tensor_to_frames(autoencoder.decode_video(tokens, x[None, :context]))[0].cpu().numpy()[None]
 
 
+def _groups(count: int, samples: int) -> list[list[int]]:
+    """Video indices in groups of about BATCH_SAMPLES samples, generated as one batch (same results as
+    one video at a time: each sample has its own seed)."""
+    size = max(1, BATCH_SAMPLES // samples)
+    return [list(range(i, min(i + size, count))) for i in range(0, count, size)]
+
+
 def evaluate(
     pipeline: CCVSPipeline,
     data: str | Path,
@@ -97,28 +106,30 @@ def evaluate(
     per_run = []
     for run in range(setup.runs):
         ssims, psnrs, divs, p2p, reals, fakes = [], [], [], [], [], []
-        for v in range(count):
-            clip = clips[v]
-            real = clip.frames
+        for group in _groups(count, samples):
+            group_clips = [clips[v] for v in group]
             if setup.task == "reconstruction":
-                videos = _reconstruct(pipeline, real, setup.context)
+                group_videos = [_reconstruct(pipeline, c.frames, setup.context) for c in group_clips]
             else:
-                conditions = {n: c.from_sample(clip) for n, c in pipeline.conditions.items()}
-                videos = pipeline.generate(
-                    real[: setup.context].numpy() if setup.context else None, conditions, setup.frames, samples,
-                    seed=setup.seed + 1_000_003 * run + 1009 * v, sampling=SamplingConfig(),
+                group_videos = pipeline.generate_batch(
+                    [c.frames[: setup.context].numpy() if setup.context else None for c in group_clips],
+                    [{n: cond.from_sample(c) for n, cond in pipeline.conditions.items()} for c in group_clips],
+                    setup.frames, samples, seeds=[setup.seed + 1_000_003 * run + 1009 * v for v in group],
+                    sampling=SamplingConfig(),
                 )  # fmt: skip
-            truth = np.broadcast_to(real.numpy(), videos.shape)
-            ssims.append(np.asarray(ssim(videos, truth)).mean(0))  # [T]
-            psnrs.append(np.asarray(psnr(videos, truth)).mean(0))
-            if samples >= 2:
-                divs.append(diversity(torch.from_numpy(videos)))
-            if timed:
-                p2p.append(video_point_to_point(videos, real.numpy(), setup.context))
-            reals.append(real.numpy())
-            fakes.append(videos[0])
-            if progress:
-                progress(f"run {run + 1}/{setup.runs}: video {v + 1}/{count}")
+            for v, clip, videos in zip(group, group_clips, group_videos, strict=True):
+                real = clip.frames
+                truth = np.broadcast_to(real.numpy(), videos.shape)
+                ssims.append(np.asarray(ssim(videos, truth)).mean(0))  # [T]
+                psnrs.append(np.asarray(psnr(videos, truth)).mean(0))
+                if samples >= 2:
+                    divs.append(diversity(torch.from_numpy(videos)))
+                if timed:
+                    p2p.append(video_point_to_point(videos, real.numpy(), setup.context))
+                reals.append(real.numpy())
+                fakes.append(videos[0])
+                if progress:
+                    progress(f"run {run + 1}/{setup.runs}: video {v + 1}/{count}")
         scores: dict[str, Any] = {
             "ssim": np.mean(ssims, 0).tolist(), "psnr": np.mean(np.where(np.isinf(psnrs), 100.0, psnrs), 0).tolist(),
         }  # fmt: skip

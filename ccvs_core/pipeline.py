@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,98 @@ class CCVSPipeline(torch.nn.Module):
         predictable slots (layout) may be left out: its tokens are then sampled too (Fig. D2), and with
         ``return_predicted`` the result is ``(videos, {condition: Condition.decode(tokens)})``. Sample i
         draws with seed ``seed + i``: the same seed gives the same video."""
+        videos, tokens, predict = self._generate(
+            [context], [conditions or {}], num_frames, num_samples, [seed], sampling, num_contexts, on_frame
+        )
+        if not return_predicted:
+            return videos[0]
+        return videos[0], {name: self.conditions[name].decode(tokens[name]) for name in predict}
+
+    @torch.no_grad()
+    def generate_batch(
+        self,
+        contexts: Sequence[np.ndarray | torch.Tensor | None],
+        conditions: Sequence[Mapping[str, Any]] | None = None,
+        num_frames: int = 16,
+        num_samples: int = 1,
+        seeds: Sequence[int] | None = None,
+        sampling: SamplingConfig | None = None,
+        num_contexts: int | None = None,
+        on_frame: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """``generate`` for several inputs at once: uint8 ``[V, num_samples, num_frames, H, W, 3]``, video v
+        continuing ``contexts[v]`` (all with the same number of frames) under ``conditions[v]`` with seed
+        ``seeds[v]`` (default v). Each video is what ``generate`` makes of its input and seed (every
+        sample draws from its own generator); the V x S samples are sampled as one batch, so the
+        transformer's weights are read once per token for all of them: the fast way to evaluate many
+        videos. Predicted conditions are sampled but not returned (use ``generate`` for those)."""
+        seeds = list(range(len(contexts))) if seeds is None else list(seeds)
+        conditions = [{} for _ in contexts] if conditions is None else list(conditions)
+        return self._generate(
+            contexts, conditions, num_frames, num_samples, seeds, sampling, num_contexts, on_frame
+        )[0]
+
+    def _generate(
+        self,
+        contexts: Sequence[np.ndarray | torch.Tensor | None],
+        conditions: Sequence[Mapping[str, Any]],
+        num_frames: int,
+        num_samples: int,
+        seeds: Sequence[int],
+        sampling: SamplingConfig | None,
+        num_contexts: int | None,
+        on_frame: Callable[[int], None] | None,
+    ) -> tuple[np.ndarray, dict, list[str]]:
+        """(videos ``[V, S, T, H, W, 3]``, the condition tokens of all V x S samples, the predicted conditions)."""
+        if not contexts:
+            raise InputError("contexts", "give at least one context (None for a video from no frame)")
+        if len(conditions) != len(contexts) or len(seeds) != len(contexts):
+            raise InputError(
+                "generate_batch",
+                f"needs one conditions mapping and one seed per context ({len(contexts)}), "
+                f"got {len(conditions)} and {len(seeds)}",
+            )
+        device = next(self.parameters()).device
+        frames = [self._context_frames(c, num_frames, device) for c in contexts]
+        m = frames[0].shape[0]
+        if any(f.shape[0] != m for f in frames):
+            counts = sorted({f.shape[0] for f in frames})
+            raise InputError("contexts", f"must all have the same number of frames, got {counts}")
+        grid = self.autoencoder.config.token_grid(self.frame_size)
+        tokens = torch.stack(
+            [
+                self.autoencoder.tokenize(f) if m else torch.zeros(0, *grid, dtype=torch.long, device=device)
+                for f in frames
+            ]
+        ).repeat_interleave(num_samples, 0)  # [V S, m, h, w]
+        per_video = [self.condition_tokens(raw or {}, num_frames, num_samples, device) for raw in conditions]
+        predict = per_video[0][2]
+        if any(p != predict for _, _, p in per_video):
+            raise InputError(
+                "conditions", "every video must give the same conditions (the others are predicted)"
+            )
+        condition_tokens = {
+            c: {slot: torch.cat([tokens_v[c][slot] for tokens_v, _, _ in per_video]) for slot in slots}
+            for c, slots in per_video[0][0].items()
+        }
+        targets = {c: torch.cat([targets_v[c] for _, targets_v, _ in per_video]) for c in per_video[0][1]}
+        generators = [torch.Generator().manual_seed(seed + i) for seed in seeds for i in range(num_samples)]
+        sequence = generate_frame_tokens(
+            self.transformer, tokens, condition_tokens, num_frames, sampling or SamplingConfig(), generators,
+            on_frame=(lambda t, _: on_frame(t)) if on_frame else None, targets=targets, predict=predict,
+        )  # fmt: skip
+        firsts = torch.stack(frames).repeat_interleave(num_samples, 0)  # [V S, m, 3, H, W]
+        videos = [
+            tensor_to_frames(self.autoencoder.decode_video(chunk, first, num_contexts)).cpu()
+            for chunk, first in zip(sequence.split(DECODE_CHUNK), firsts.split(DECODE_CHUNK), strict=True)
+        ]
+        videos = torch.cat(videos).numpy()
+        return videos.reshape(len(contexts), num_samples, *videos.shape[1:]), condition_tokens, predict
+
+    def _context_frames(
+        self, context: np.ndarray | torch.Tensor | None, num_frames: int, device
+    ) -> torch.Tensor:
+        """A user's context frames, checked, as float ``[m, 3, H, W]`` at the pipeline's frame size."""
         h, w = self.frame_size
         context = (
             torch.zeros(0, h, w, 3, dtype=torch.uint8)
@@ -144,30 +236,7 @@ class CCVSPipeline(torch.nn.Module):
         m = context.shape[0]
         if not 0 <= m < num_frames:
             raise InputError("--frames", f"must be larger than the {m} context frames, got {num_frames}")
-        device = next(self.parameters()).device
-        frames = self._resize(context).to(device) if m else torch.zeros(0, 3, h, w, device=device)
-        grid = self.autoencoder.config.token_grid(self.frame_size)
-        tokens = (
-            self.autoencoder.tokenize(frames) if m else torch.zeros(0, *grid, dtype=torch.long, device=device)
-        )
-        tokens = tokens.unsqueeze(0).repeat(num_samples, 1, 1, 1)  # [S, m, h, w]
-        condition_tokens, targets, predict = self.condition_tokens(
-            conditions or {}, num_frames, num_samples, device
-        )
-        generators = [torch.Generator().manual_seed(seed + i) for i in range(num_samples)]
-        sequence = generate_frame_tokens(
-            self.transformer, tokens, condition_tokens, num_frames, sampling or SamplingConfig(), generators,
-            on_frame=(lambda t, _: on_frame(t)) if on_frame else None, targets=targets, predict=predict,
-        )  # fmt: skip
-        videos = []
-        for chunk in sequence.split(DECODE_CHUNK):
-            first = frames.unsqueeze(0).expand(chunk.shape[0], -1, -1, -1, -1)
-            videos.append(tensor_to_frames(self.autoencoder.decode_video(chunk, first, num_contexts)).cpu())
-        videos = torch.cat(videos).numpy()
-        if not return_predicted:
-            return videos
-        predicted = {name: self.conditions[name].decode(condition_tokens[name]) for name in predict}
-        return videos, predicted
+        return self._resize(context).to(device) if m else torch.zeros(0, 3, h, w, device=device)
 
     def _resize(self, context: torch.Tensor) -> torch.Tensor:
         return resize_frames(context, self.frame_size)

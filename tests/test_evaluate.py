@@ -46,6 +46,19 @@ def test_prediction_with_runs_div_and_fvd(pipeline_dir, long_videos, tmp_path, c
     assert "ccvs evaluate: prediction" in capsys.readouterr().out
 
 
+def test_videos_generated_in_batches_score_as_one_at_a_time(pipeline_dir, stage1, monkeypatch):
+    from ccvs_core import evaluation
+    from ccvs_core.pipeline import CCVSPipeline
+
+    pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
+    setup = evaluation.EvaluationSetup(task="prediction", frames=5, samples=2, videos=3, split="train")
+    batched = evaluation.evaluate(pipeline, stage1[0], setup)
+    assert batched["protocol"]["videos"] == 3
+    monkeypatch.setattr(evaluation, "BATCH_SAMPLES", 1)  # one video per batch
+    assert evaluation._groups(3, 2) == [[0], [1], [2]]
+    assert evaluation.evaluate(pipeline, stage1[0], setup)["runs"] == batched["runs"]
+
+
 def test_reconstruction_is_deterministic(pipeline_dir, stage1, tmp_path):
     for name in ("a", "b"):
         assert (

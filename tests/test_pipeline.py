@@ -46,6 +46,26 @@ def test_same_seed_same_video_other_seed_other_video(pipeline_dir):
     assert np.array_equal(a[1], pipeline.generate(context(), num_frames=5, num_samples=1, seed=4)[0])
 
 
+def test_a_batch_of_inputs_gives_what_each_input_gives_alone(pipeline_dir):
+    pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
+    first, second = context(frames=1), context(size=24, frames=1)[:, ::-1].copy()
+    batch = pipeline.generate_batch([first, second], num_frames=5, num_samples=2, seeds=[3, 7])
+    assert batch.shape == (2, 2, 5, 16, 16, 3)
+    assert np.array_equal(batch[0], pipeline.generate(first, num_frames=5, num_samples=2, seed=3))
+    assert np.array_equal(batch[1], pipeline.generate(second, num_frames=5, num_samples=2, seed=7))
+    assert not np.array_equal(batch[0], batch[1])
+
+
+def test_a_batch_refuses_inputs_that_do_not_line_up(pipeline_dir):
+    pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
+    with pytest.raises(InputError, match=r"same number of frames, got \[1, 2\]"):
+        pipeline.generate_batch([context(frames=1), context(frames=2)], num_frames=4)
+    with pytest.raises(InputError, match="one seed per context"):
+        pipeline.generate_batch([context(), context()], num_frames=4, seeds=[1])
+    with pytest.raises(InputError, match="at least one context"):
+        pipeline.generate_batch([], num_frames=4)
+
+
 def test_generation_refuses_bad_requests(pipeline_dir):
     pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
     with pytest.raises(InputError, match="must be larger than the 2 context frames"):

@@ -76,3 +76,21 @@ def test_ccvs_generates_between_a_start_and_an_end_frame(pipeline_dir, stage1, t
         == 2
     )
     assert "file not found" in capsys.readouterr().err
+
+
+def test_a_batch_of_end_frames_gives_what_each_gives_alone(pipeline_dir, stage1):
+    pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
+    frames = read_frames(first_frame_file(stage1[0]).parent)
+    inputs = [{"endframe": frames[-1]}, {"endframe": frames[2]}]  # other end frames, other target tokens
+    contexts = [frames[:1], frames[:1]]
+    batch = pipeline.generate_batch(contexts, inputs, num_frames=7, num_samples=2, seeds=[5, 6])
+    for video, raw, seed in zip(batch, inputs, (5, 6), strict=True):
+        assert np.array_equal(
+            video, pipeline.generate(frames[:1], raw, num_frames=7, num_samples=2, seed=seed)
+        )
+    # each video's samples carry its own end frame's tokens and target
+    _, tokens, _ = pipeline._generate(contexts, inputs, 7, 2, [5, 6], None, None, None)
+    (given,) = tokens["endframe"].values()
+    for v, image in enumerate((frames[-1], frames[2])):
+        expected = pipeline.context_tokens(image[None]).flatten()
+        assert all(torch.equal(given[2 * v + i], expected) for i in range(2))
