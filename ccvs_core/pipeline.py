@@ -153,7 +153,8 @@ class CCVSPipeline(torch.nn.Module):
         """``generate`` for several inputs at once: uint8 ``[V, num_samples, num_frames, H, W, 3]``, video v
         continuing ``contexts[v]`` (all with the same number of frames) under ``conditions[v]`` with seed
         ``seeds[v]`` (default v). Each video is what ``generate`` makes of its input and seed (every
-        sample draws from its own generator); the V x S samples are sampled as one batch, so the
+        sample draws from its own generator; bit for bit on the CPU, where the tests check it: GPU
+        kernels may round other batch sizes differently); the V x S samples are sampled as one batch, so the
         transformer's weights are read once per token for all of them: the fast way to evaluate many
         videos. Predicted conditions are sampled but not returned (use ``generate`` for those)."""
         seeds = list(range(len(contexts))) if seeds is None else list(seeds)
