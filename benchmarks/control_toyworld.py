@@ -91,13 +91,14 @@ def share_frame_tokens(work: Path, out: Path) -> None:
     """Start ``out`` with the frame tokens another run already cached (same autoencoder: the trainer checks
     the cache's key and rebuilds it otherwise), so each variant does not tokenize the videos again."""
     target = out / "tokens" / "train.safetensors"
-    sources = [work / "transformer", *(work / "control" / v for v in VARIANTS)]
-    found = [
-        s / "tokens" / "train.safetensors" for s in sources if (s / "tokens" / "train.safetensors").is_file()
-    ]
-    if found and not target.exists():
+    runs = [work / "transformer", *(work / "control" / v for v in VARIANTS)]
+    cached = next(
+        (r / "tokens" / "train.safetensors" for r in runs if (r / "tokens" / "train.safetensors").is_file()),
+        None,
+    )
+    if cached is not None and not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(found[0], target)
+        shutil.copyfile(cached, target)
 
 
 def motion_classifier(data: Path, size) -> MotionClassifier:

@@ -190,11 +190,10 @@ class CCVSPipeline(torch.nn.Module):
             counts = sorted({f.shape[0] for f in frames})
             raise InputError("contexts", f"must all have the same number of frames, got {counts}")
         grid = self.autoencoder.config.token_grid(self.frame_size)
-        tokens = torch.stack(
-            [
-                self.autoencoder.tokenize(f) if m else torch.zeros(0, *grid, dtype=torch.long, device=device)
-                for f in frames
-            ]
+        tokens = (  # every context frame of every video through E and Q at once
+            self.autoencoder.tokenize(torch.cat(frames)).view(len(frames), m, *grid)
+            if m
+            else torch.zeros(len(frames), 0, *grid, dtype=torch.long, device=device)
         ).repeat_interleave(num_samples, 0)  # [V S, m, h, w]
         per_video = [self.condition_tokens(raw or {}, num_frames, num_samples, device) for raw in conditions]
         predict = per_video[0][2]
