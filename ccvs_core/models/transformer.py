@@ -179,7 +179,7 @@ def next_token_loss(logits: torch.Tensor, sequence: torch.Tensor, layout: Sequen
     predicted = layout.predicted[1:].to(sequence.device)  # [L-1]: targets at positions 1..L-1
     scores = logits[:, :-1][:, predicted]  # [B, P, V]
     targets = sequence[:, 1:][:, predicted]  # [B, P]
-    return F.cross_entropy(scores.reshape(-1, scores.shape[-1]), targets.reshape(-1))
+    return F.cross_entropy(scores.reshape(-1, scores.shape[-1]).float(), targets.reshape(-1))
 
 
 def slot_token_loss(model: VideoTransformer, hidden: torch.Tensor, sequence: torch.Tensor) -> torch.Tensor:
@@ -196,7 +196,9 @@ def slot_token_loss(model: VideoTransformer, hidden: torch.Tensor, sequence: tor
             layout.positions(s.key).flatten().to(sequence.device)
         )  # positions >= 1: the start token is first
         scores = model.head_for(s.id)(hidden[:, targets - 1])  # [B, P, V]
-        losses.append(F.cross_entropy(scores.reshape(-1, scores.shape[-1]), sequence[:, targets].reshape(-1)))
+        losses.append(
+            F.cross_entropy(scores.reshape(-1, scores.shape[-1]).float(), sequence[:, targets].reshape(-1))
+        )
     return torch.stack(losses).mean() if losses else hidden.new_zeros(())
 
 

@@ -46,7 +46,7 @@ from ccvs_core.weights import load_json, load_module
 RUN_FILE = "run.json"
 EXPORT_DIR = "transformer"
 PIPELINE_DIR = "pipeline"  # what ccvs generate --model takes
-RESUMABLE = {"steps", "checkpoint_every", "sample_every"}
+RESUMABLE = {"steps", "checkpoint_every", "sample_every", "precision"}
 SAMPLE_VIDEOS = 4
 
 
@@ -125,8 +125,8 @@ def plan_transformer_run(
             raise ConfigError(
                 f"--out {out}",
                 f"holds a run started with {changed[0]} = {old[changed[0]]!r}, not {new[changed[0]]!r}",
-                "resume with the same settings (only --steps, --checkpoint-every and --sample-every may "
-                "change), or choose another --out",
+                "resume with the same settings (only --steps, --checkpoint-every, --sample-every and "
+                "--precision may change), or choose another --out",
             )
     return run
 
@@ -236,10 +236,11 @@ class TransformerTrainer:
         self.model.train()
         sequence = self.layout.join(frames.to(self.device), conditions or {})
         gap_ids = self.layout.gap_ids({c: g.to(self.device) for c, g in (gaps or {}).items()}, len(frames))
-        hidden = self.model(sequence, gaps=gap_ids, hidden=True)
-        loss = next_token_loss(self.model.head(hidden), sequence, self.layout)  # Eq. 8
-        if self.model.slot_heads:  # predictable condition slots (layouts, Fig. D2) are learnt too
-            loss = loss + slot_token_loss(self.model, hidden, sequence)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=cfg.precision == "bfloat16"):
+            hidden = self.model(sequence, gaps=gap_ids, hidden=True)
+            loss = next_token_loss(self.model.head(hidden), sequence, self.layout)  # Eq. 8
+            if self.model.slot_heads:  # predictable condition slots (layouts, Fig. D2) are learnt too
+                loss = loss + slot_token_loss(self.model, hidden, sequence)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
