@@ -16,6 +16,7 @@ from torch import nn
 
 from ccvs_core.config import TransformerConfig
 from ccvs_core.models.attention import attention
+from ccvs_core.models.linear import Linear
 from ccvs_core.sequence import SequenceLayout
 
 
@@ -50,8 +51,8 @@ class SelfAttention(nn.Module):
     def __init__(self, config: TransformerConfig):
         super().__init__()
         self.heads, self.backend = config.heads, config.attention
-        self.qkv = nn.Linear(config.width, 3 * config.width)
-        self.proj = nn.Linear(config.width, config.width)
+        self.qkv = Linear(config.width, 3 * config.width)
+        self.proj = Linear(config.width, config.width)
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         q, k, v = rearrange(self.qkv(x), "b n (three h d) -> three b h n d", three=3, h=self.heads)
@@ -70,7 +71,7 @@ class Block(nn.Module):
         self.ln1 = nn.LayerNorm(config.width)
         self.attn = SelfAttention(config)
         self.ln2 = nn.LayerNorm(config.width)
-        self.mlp = nn.Sequential(nn.Linear(config.width, hidden), nn.GELU(), nn.Linear(hidden, config.width))
+        self.mlp = nn.Sequential(Linear(config.width, hidden), nn.GELU(), Linear(hidden, config.width))
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
@@ -100,14 +101,10 @@ class VideoTransformer(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
         self.norm = nn.LayerNorm(config.width)
-        self.head = nn.Linear(config.width, frame_vocab, bias=False)
+        self.head = Linear(config.width, frame_vocab, bias=False)
         # predictable condition slots (layouts, Fig. D2) get heads of their own, keyed by slot id
         self.slot_heads = nn.ModuleDict(
-            {
-                str(s.id): nn.Linear(config.width, s.vocab_size, bias=False)
-                for s in layout.slots
-                if s.predictable
-            }
+            {str(s.id): Linear(config.width, s.vocab_size, bias=False) for s in layout.slots if s.predictable}
         )
         self.apply(_init_weights)
 
