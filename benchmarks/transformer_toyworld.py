@@ -4,7 +4,7 @@ future prediction.
     python benchmarks/transformer_toyworld.py --work runs/ae-bench     # after benchmarks/autoencoder_toyworld.py
 
 It uses the toyworld data and the exported "full" autoencoder of the stage-1 benchmark in --work,
-trains the `toyworld` transformer preset with an 8-frame window for STEPS steps, then, on the 40 test
+trains the `toyworld` transformer preset with an 8-frame window for STEPS steps in bfloat16 autocast, then, on the 40 test
 videos, predicts frames 1..15 from the first real frame (4 samples per video, the sliding window past
 frame 8; top-k 100 as in the paper, and top-k 10 at temperature 0.8) and reports SSIM and PSNR at
 t = 4, 8 and 15 — the mean over samples and the best sample — next to copying the context frame (the
@@ -32,7 +32,10 @@ from ccvs_core.metrics import psnr, ssim
 from ccvs_core.pipeline import CCVSPipeline
 from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
 
-STEPS = 2000
+STEPS = 2500
+PRECISION = (
+    "bfloat16"  # 1.4x the steps per minute of float32 on these CPUs (benchmarks/training_precision.py)
+)
 WINDOW = 8
 FRAMES = 16
 SAMPLES = 4
@@ -60,7 +63,7 @@ def main() -> None:
     data, out = args.work / "toyworld", args.work / "transformer"
     start = time.monotonic()
     if not args.eval_only:
-        overrides = {"training": {"steps": STEPS}, "transformer": {"window": WINDOW}}
+        overrides = {"training": {"steps": STEPS, "precision": PRECISION}, "transformer": {"window": WINDOW}}
         run = plan_transformer_run(out, args.work / "full" / "autoencoder", "toyworld", overrides)
         TransformerTrainer(run, data, out).fit()
     train_minutes = (time.monotonic() - start) / 60
@@ -118,7 +121,28 @@ if __name__ == "__main__":
 
 # RESULTS
 #
-# 2026-11-30, `python benchmarks/transformer_toyworld.py --work /work/bench/ae` after a fresh
+# 2026-11-30 (second run of the day), `python benchmarks/transformer_toyworld.py --work /work/bench/ae`
+# on the same stage-1 autoencoder, 2500 steps in bfloat16 autocast (2 CPU cores, torch 2.9.1; training
+# took 56 min with the tokenizing, alone on the machine; evaluation 9 min):
+#
+#   toyworld future prediction from 1 frame (40 test videos, 4 samples each)
+#   prediction                          SSIM t=4  PSNR t=4  SSIM t=8  PSNR t=8  SSIM t=15  PSNR t=15
+#   transformer, top-k 100, mean           0.625     16.53     0.536     14.77      0.466      13.69
+#   transformer, top-k 100, best           0.655     17.15     0.568     15.32      0.508      14.32
+#   transformer, top-k 10, T 0.8, mean     0.640     16.77     0.556     14.84      0.490      13.57
+#   transformer, top-k 10, T 0.8, best     0.662     17.21     0.580     15.25      0.516      13.95
+#   copy the context frame                 0.654     17.15     0.569     15.08      0.511      13.85
+#
+# Now inside the 60-minute budget, but the target is still NOT met: the lower training loss (1.86
+# against 1.98, each averaged over its run's last 200 steps; on the same batches bfloat16 tracked the
+# float32 run's loss within 0.01 in 200-step means up to step 1,270, their cosine decays differing a
+# little) did not raise the SSIM of the samples (0.536 / 0.556 at t = 8,
+# within sampling noise of the previous 0.548 / 0.559). Lower temperatures do not close the gap either:
+# on the first 16 test videos, with the float32 model below, greedy decoding scored 0.556 and top-k 10
+# at T 0.5 0.555 at t = 8, against 0.561 for copying. What the samples lack is the motion of the moving
+# objects (they deform and smear), not sharper sampling of the static background.
+#
+# 2026-11-30 (first run), `python benchmarks/transformer_toyworld.py --work /work/bench/ae` after a fresh
 # `python benchmarks/autoencoder_toyworld.py --work /work/bench/ae --skip-ablations` (2 CPU cores, torch
 # 2.9.1; training took 67 min, loss 2.24 at step 2000, beside a niced job; evaluation 10 min, batched):
 #
