@@ -63,12 +63,13 @@ def moving_gradient(num_frames: int, height: int, width: int) -> np.ndarray:
     return np.stack(frames).astype(np.uint8)
 
 
-def train_transformer(stage1, out, steps):
-    """A tiny stage-2 run on ``stage1`` = (toyworld folder, exported tiny autoencoder); the trainer."""
+def train_transformer(stage1, out, steps, **training):
+    """A tiny stage-2 run on ``stage1`` = (toyworld folder, exported tiny autoencoder); the trainer.
+    ``training``: other TransformerTrainingConfig fields."""
     from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
 
     data, autoencoder = stage1
-    run = plan_transformer_run(out, autoencoder, "tiny", {"training": {"steps": steps}})
+    run = plan_transformer_run(out, autoencoder, "tiny", {"training": {"steps": steps, **training}})
     trainer = TransformerTrainer(run, data, out, progress=False)
     trainer.fit()
     return trainer

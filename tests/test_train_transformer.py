@@ -52,17 +52,8 @@ def test_stage2_command_line(stage1, tmp_path, capsys):
 
 def test_stage2_trains_in_bfloat16_and_keeps_float32_weights(stage1, tmp_path):
     data, autoencoder = stage1
-    argv = [
-        "train",
-        "transformer",
-        "--data",
-        str(data),
-        "--autoencoder",
-        str(autoencoder),
-        "--preset",
-        "tiny",
-    ]
-    assert main([*argv, "--out", str(tmp_path / "b"), "--steps", "2", "--precision", "bfloat16"]) == 0
+    argv = ["train", "transformer", "--data", str(data), "--autoencoder", str(autoencoder), "--preset"]
+    assert main([*argv, "tiny", "--out", str(tmp_path / "b"), "--steps", "2", "--precision", "bfloat16"]) == 0
     run = json.loads((tmp_path / "b" / "run.json").read_text())
     assert run["training"]["precision"] == "bfloat16"
     logged = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
@@ -71,21 +62,15 @@ def test_stage2_trains_in_bfloat16_and_keeps_float32_weights(stage1, tmp_path):
     assert all(w.dtype == torch.float32 for w in weights.values())
     # the same first step in both precisions: bfloat16 rounds, it does not change what is learnt
     float32 = train_transformer(stage1, tmp_path / "f", steps=1)
-    bfloat16 = plan_transformer_run(
-        tmp_path / "g", autoencoder, "tiny", {"training": {"steps": 1, "precision": "bfloat16"}}
-    )
-    from ccvs_core.training.transformer import TransformerTrainer
-
-    trainer = TransformerTrainer(bfloat16, data, tmp_path / "g", progress=False)
-    trainer.fit()
+    bfloat16 = train_transformer(stage1, tmp_path / "g", steps=1, precision="bfloat16")
     first = [json.loads((tmp_path / d / "log.jsonl").read_text().splitlines()[0])["loss"] for d in "fg"]
     assert first[1] == pytest.approx(first[0], rel=0.02)
     for (name, a), b in zip(
-        float32.model.state_dict().items(), trainer.model.state_dict().values(), strict=True
+        float32.model.state_dict().items(), bfloat16.model.state_dict().values(), strict=True
     ):
         assert torch.allclose(a, b, atol=2e-3), name
     # resuming may switch precision; a bad value is refused by name
-    assert main([*argv, "--out", str(tmp_path / "b"), "--steps", "3", "--precision", "float32"]) == 0
+    assert main([*argv, "tiny", "--out", str(tmp_path / "b"), "--steps", "3", "--precision", "float32"]) == 0
     with pytest.raises(ConfigError, match="precision"):
         plan_transformer_run(tmp_path / "h", autoencoder, "tiny", {"training": {"precision": "float16"}})
 
