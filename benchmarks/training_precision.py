@@ -3,7 +3,7 @@
     python benchmarks/training_precision.py             # toyworld preset, batch 8, 8-frame window, ~2 minutes
     python benchmarks/training_precision.py --device cuda
 
-One optimisation step of `ccvs train transformer` (forward, Eq. 8 loss, backward, gradient clipping,
+One optimisation step of `ccvs train transformer` (its `window_loss`, backward, gradient clipping,
 AdamW) on random frame tokens, the two precisions taking turns (A B A B ...) so that a drift of the
 machine's speed hits both; it prints the median step time of each and their ratio, and the weights'
 largest difference after the same steps from the same start (bfloat16 rounds activations; it should
@@ -24,8 +24,9 @@ import torch
 from rich.console import Console
 
 from ccvs_core.config import TransformerConfig, preset
-from ccvs_core.models.transformer import VideoTransformer, next_token_loss
+from ccvs_core.models.transformer import VideoTransformer
 from ccvs_core.sequence import SequenceLayout
+from ccvs_core.training.transformer import window_loss
 
 console = Console()
 
@@ -36,8 +37,7 @@ def make_step(model: VideoTransformer, tokens: torch.Tensor, bfloat16: bool):
     device = tokens.device
 
     def step() -> float:
-        with torch.autocast(device.type, torch.bfloat16, enabled=bfloat16):
-            loss = next_token_loss(model(sequence), sequence, model.layout)
+        loss = window_loss(model, sequence, precision="bfloat16" if bfloat16 else "float32")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -236,11 +236,7 @@ class TransformerTrainer:
         self.model.train()
         sequence = self.layout.join(frames.to(self.device), conditions or {})
         gap_ids = self.layout.gap_ids({c: g.to(self.device) for c, g in (gaps or {}).items()}, len(frames))
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=cfg.precision == "bfloat16"):
-            hidden = self.model(sequence, gaps=gap_ids, hidden=True)
-            loss = next_token_loss(self.model.head(hidden), sequence, self.layout)  # Eq. 8
-            if self.model.slot_heads:  # predictable condition slots (layouts, Fig. D2) are learnt too
-                loss = loss + slot_token_loss(self.model, hidden, sequence)
+        loss = window_loss(self.model, sequence, gap_ids, cfg.precision)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -318,6 +314,23 @@ class TransformerTrainer:
         if self.main:
             truncate_log(self.out / "log.jsonl", self.step)
             console.print(f"resuming from {path} (step {self.step})")
+
+
+def window_loss(
+    model: VideoTransformer,
+    sequence: torch.Tensor,
+    gaps: torch.Tensor | None = None,
+    precision: str = "float32",
+) -> torch.Tensor:
+    """The training loss of a batch of windows ``[B, L]``: Eq. 8 on the frame tokens, plus the predictable
+    condition slots' (layouts, Fig. D2); the forward pass under bfloat16 autocast when ``precision``
+    says so. ``gaps``: ``SequenceLayout.gap_ids`` of the timed slots."""
+    with torch.autocast(sequence.device.type, torch.bfloat16, enabled=precision == "bfloat16"):
+        hidden = model(sequence, gaps=gaps, hidden=True)
+        loss = next_token_loss(model.head(hidden), sequence, model.layout)
+        if model.slot_heads:
+            loss = loss + slot_token_loss(model, hidden, sequence)
+    return loss
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
