@@ -37,6 +37,13 @@ class, the frames), its tokens are cached in OUT/tokens/, and every window reads
 frames. --cond NAME:KEY=VALUE,KEY=VALUE sets fields of the condition's config (VALUE is JSON, or a
 plain string), e.g. --cond state:bins=64. The pipeline then needs the same conditions at
 `ccvs generate` time.
+
+--init-from DIR starts the run from the transformer of a trained pipeline (a folder `ccvs generate
+--model` takes) instead of from scratch: to add a condition to a trained model, or to go on training
+it on other videos. The model's size comes from DIR (--layers, --heads, --width must agree with it;
+--window may differ), the pipeline must have been trained on the same --autoencoder, and the slots
+both models share (frame tokens, and conditions of the same name and size) keep their weights; the
+new condition slots start fresh. Resuming reads the latest checkpoint, not DIR.
 """
 
 
@@ -49,6 +56,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_run_arguments(parser)
     parser.add_argument("--autoencoder", type=Path, metavar="DIR", help="exported stage-1 autoencoder folder")
+    parser.add_argument(
+        "--init-from", type=Path, metavar="DIR",
+        help="start from the transformer of this pipeline (same autoencoder); new conditions learn their embeddings",
+    )  # fmt: skip
     parser.add_argument(
         "--cond", action="append", metavar="NAME[:KEY=VALUE,...]", help="train with a condition (repeatable)"
     )
@@ -108,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
         },
     }  # fmt: skip
     conditions = parse_condition_flags(args.cond) if args.cond is not None else None
-    config = plan_transformer_run(args.out, args.autoencoder, args.preset, overrides, conditions)
+    config = plan_transformer_run(
+        args.out, args.autoencoder, args.preset, overrides, conditions, args.init_from
+    )
     trainer = TransformerTrainer(config, args.data, args.out, device=pick_device(args.device))
     export = trainer.fit()
     out.print(f"trained to step {trainer.step}; transformer exported to {export}")

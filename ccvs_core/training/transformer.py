@@ -33,7 +33,9 @@ from ccvs_core.generation import SamplingConfig, generate_frame_tokens
 from ccvs_core.media import make_grid, write_image
 from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
 from ccvs_core.models.io import WEIGHTS_FILE, export_module, load_autoencoder
+from ccvs_core.models.transfer import transfer_weights
 from ccvs_core.models.transformer import VideoTransformer, next_token_loss, slot_token_loss
+from ccvs_core.pipeline import CONFIG_FILE as PIPELINE_CONFIG
 from ccvs_core.pipeline import CCVSPipeline, build_layout, condition_context
 from ccvs_core.training import distributed
 from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
@@ -59,6 +61,9 @@ class TransformerRunConfig(Config):
     transformer: TransformerConfig = attrs.Factory(TransformerConfig)
     training: TransformerTrainingConfig = attrs.Factory(TransformerTrainingConfig)
     conditions: dict[str, dict[str, Any]] = attrs.Factory(dict)  # name -> its config, as asked for
+    # pipeline folder whose transformer weights start the run (transfer_weights): a new condition
+    # learns its own embeddings on top of a trained model
+    init_from: str | None = None
 
 
 def condition_configs(requested: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -77,14 +82,18 @@ def plan_transformer_run(
     preset_name: str | None,
     overrides: dict,
     conditions: Mapping[str, Mapping[str, Any]] | None = None,
+    init_from: str | os.PathLike | None = None,
 ) -> TransformerRunConfig:
     """The run config for ``out``: the saved one when resuming (only RESUMABLE training fields may
     change), else preset ``preset_name`` (default "toyworld") for the autoencoder in ``autoencoder``.
-    ``conditions``: ``{name: config values}`` to train with (None: the saved run's, or none)."""
+    ``conditions``: ``{name: config values}`` to train with (None: the saved run's, or none).
+    ``init_from``: a pipeline folder whose transformer starts the run (None: the saved run's, or none)."""
     saved_path = Path(out) / RUN_FILE
     saved = TransformerRunConfig.from_json(saved_path) if saved_path.is_file() else None
     if saved is None and autoencoder is None:
         raise InputError("--autoencoder", "is required to start a run (the folder stage 1 exported)")
+    if saved is not None and init_from is None:
+        init_from = saved.init_from  # its size came from there
     if saved is not None and preset_name is None:
         base = saved
     else:
@@ -99,7 +108,9 @@ def plan_transformer_run(
         base = TransformerRunConfig(
             autoencoder=folder,
             frame_size=tuple(info["frame_size"]),
-            transformer=preset(TransformerConfig, name),
+            transformer=preset(TransformerConfig, name)
+            if init_from is None
+            else _pipeline_transformer(init_from),
             training=preset(TransformerTrainingConfig, name),
         )
     run = attrs.evolve(
@@ -111,6 +122,8 @@ def plan_transformer_run(
         run = attrs.evolve(run, autoencoder=str(autoencoder))
     if conditions is not None or saved is None:
         run = attrs.evolve(run, conditions=condition_configs(conditions or {}))
+    if init_from is not None:
+        run = attrs.evolve(run, init_from=str(init_from))
     if saved is not None:
         if sorted(saved.conditions) != sorted(run.conditions):
             raise ConfigError(
@@ -126,9 +139,20 @@ def plan_transformer_run(
                 f"--out {out}",
                 f"holds a run started with {changed[0]} = {old[changed[0]]!r}, not {new[changed[0]]!r}",
                 "resume with the same settings (only --steps, --checkpoint-every, --sample-every and "
-                "--precision may change), or choose another --out",
+                "--precision may change; --init-from only starts a run), or choose another --out",
             )
     return run
+
+
+def _pipeline_transformer(folder: str | os.PathLike) -> TransformerConfig:
+    """The transformer config of the pipeline in ``folder``: a run started from it has its size."""
+    path = Path(folder) / PIPELINE_CONFIG
+    data = load_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("transformer"), dict):
+        raise CheckpointError(
+            path, "has no 'transformer' section (is it a folder ccvs generate --model takes?)"
+        )
+    return TransformerConfig.from_dict(data["transformer"], source=str(path), prefix="transformer.")
 
 
 def _flat(config: dict, prefix: str = "") -> dict:
@@ -180,6 +204,8 @@ class TransformerTrainer:
         latest = self.checkpoints.latest()
         if latest is not None:
             self._resume(latest)
+        elif run.init_from is not None:
+            self._initialise(Path(run.init_from))
         if self.main:
             run.to_json(self.out / RUN_FILE)
 
@@ -296,6 +322,24 @@ class TransformerTrainer:
             self.model, "transformer", self.run.transformer, self.out / EXPORT_DIR, {"step": self.step}
         )
         self.pipeline.save_pretrained(self.out / PIPELINE_DIR)
+
+    def _initialise(self, folder: Path) -> None:
+        """Start from the transformer of the pipeline in ``folder``, made on the same autoencoder."""
+        source = CCVSPipeline.from_pretrained(folder, self.device)
+        ours = self.autoencoder.state_dict()
+        theirs = source.autoencoder.state_dict()
+        if ours.keys() != theirs.keys() or any(not torch.equal(ours[k], theirs[k]) for k in ours):
+            raise CheckpointError(
+                folder,
+                f"its autoencoder is not the one in {self.run.autoencoder}: its frame tokens mean other things",
+                "start from a pipeline trained on the same --autoencoder",
+            )
+        transfer = transfer_weights(source.transformer, self.model, folder)
+        if self.main:
+            console.print(
+                f"starting from the transformer in {folder}: copied {', '.join(transfer.shared)}; "
+                f"new: {', '.join(transfer.new) or 'none'}"
+            )
 
     def _resume(self, path: Path) -> None:
         parts, state = self.checkpoints.load(path)

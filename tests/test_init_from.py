@@ -1,0 +1,120 @@
+"""Starting a transformer from a trained one (``--init-from``): shared slots keep their weights."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from ccvs_core.cli import main
+from ccvs_core.conditions import Slot
+from ccvs_core.config import TransformerConfig
+from ccvs_core.errors import CheckpointError
+from ccvs_core.models.transfer import transfer_weights
+from ccvs_core.models.transformer import VideoTransformer
+from ccvs_core.sequence import SequenceLayout
+from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
+from ccvs_core.weights import load_tensors, save_tensors
+from tests.helpers import train_with_conditions_cli
+
+CLASS = ("class", Slot("video", 1, 4))
+STATE = ("state", Slot("frame", 2, 8, name="xy"))
+
+
+def model(slots, width=32, window=3, seed=0):
+    torch.manual_seed(seed)
+    config = TransformerConfig(layers=2, heads=2, width=width, window=window)
+    return VideoTransformer(config, SequenceLayout((2, 2), window, slots), frame_vocab=16)
+
+
+def rows(m, key):
+    """The token embedding rows of the slot ``key`` of model ``m``."""
+    slot = next(s for s in m.layout.slots if s.key == key)
+    vocabs = [m.frame_vocab] + [s.vocab_size for s in m.layout.slots[1:]]
+    start = sum(vocabs[: slot.id])
+    return m.token.weight[start : start + vocabs[slot.id]], m.slot.weight[slot.id]
+
+
+def test_shared_slots_are_copied_and_new_ones_keep_their_initialisation():
+    source = model([CLASS], seed=1)
+    target = model([STATE, CLASS], window=4, seed=2)
+    fresh = {k: v.clone() for k, v in target.state_dict().items()}
+    transfer = transfer_weights(source, target, "src")
+    assert transfer.shared == ("frame", "start", "class.tokens") and transfer.new == ("state.xy",)
+    for name, value in source.blocks.state_dict().items():
+        assert torch.equal(target.blocks.state_dict()[name], value), name
+    assert torch.equal(target.head.weight, source.head.weight)
+    for key in transfer.shared:  # the class slot sits at another place in the target's tables
+        for theirs, ours in zip(rows(source, key), rows(target, key), strict=True):
+            assert torch.equal(theirs, ours), key
+    state_rows, state_slot = rows(target, "state.xy")
+    assert torch.equal(state_rows, rows(model([STATE, CLASS], window=4, seed=2), "state.xy")[0])
+    assert torch.equal(state_slot, fresh["slot.weight"][2])
+    # the source's 3 frame times are copied; the target's fourth is its own
+    assert torch.equal(target.time.weight[:4], source.time.weight)
+    assert torch.equal(target.time.weight[4], fresh["time.weight"][4])
+
+
+def test_models_of_other_sizes_or_codebooks_are_refused():
+    with pytest.raises(CheckpointError, match="src: its transformer has width = 64, this run 32"):
+        transfer_weights(model([], width=64), model([]), "src")
+    other = VideoTransformer(
+        TransformerConfig(layers=2, heads=2, width=32, window=3), SequenceLayout((2, 2), 3), 32
+    )
+    with pytest.raises(CheckpointError, match="codebook of 32, this run's"):
+        transfer_weights(other, model([]), "src")
+
+
+def test_cli_adds_a_condition_to_a_trained_pipeline(stage1, tmp_path, capsys):
+    data, autoencoder = stage1
+    base = tmp_path / "base"
+    argv = [
+        "train",
+        "transformer",
+        "--data",
+        str(data),
+        "--autoencoder",
+        str(autoencoder),
+        "--preset",
+        "tiny",
+    ]
+    assert main([*argv, "--out", str(base), "--steps", "2", "--layers", "1"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "class"
+    start = ["--init-from", str(base / "pipeline"), "--cond", "class"]
+    assert main([*argv, "--out", str(out), "--steps", "1", *start]) == 0
+    printed = " ".join(capsys.readouterr()).replace("\n", " ")  # the console may wrap the report
+    assert "copied frame, start" in printed and "new: class.tokens" in printed
+    run = json.loads((out / "run.json").read_text())
+    assert run["init_from"] == str(base / "pipeline") and run["transformer"]["layers"] == 1  # its size
+    # before any step the new run's blocks are the base's own
+    trainer = TransformerTrainer(
+        plan_transformer_run(tmp_path / "fresh", autoencoder, "tiny", {}, {"class": {}}, base / "pipeline"),
+        data,
+        tmp_path / "fresh",
+        progress=False,
+    )
+    base_weights = load_tensors(base / "transformer" / "model.safetensors")
+    for name, value in trainer.model.blocks.state_dict().items():
+        assert torch.equal(value, base_weights[f"transformer.blocks.{name}"]), name
+    # resuming reads the checkpoint (with or without the flag), and may not name another start
+    assert main([*argv, "--out", str(out), "--steps", "2", *start]) == 0
+    assert main([*argv, "--out", str(out), "--steps", "3", "--cond", "class"]) == 0
+    other = ["--init-from", str(out / "pipeline"), "--cond", "class"]  # a pipeline, not the one it began from
+    assert main([*argv, "--out", str(out), "--steps", "4", *other]) == 2
+    assert "init_from" in capsys.readouterr().err
+
+
+def test_a_pipeline_of_another_autoencoder_is_refused(stage1, tmp_path):
+    data, autoencoder = stage1
+    pipeline = train_with_conditions_cli(stage1, tmp_path / "base", [], steps=1)
+    other = tmp_path / "other-autoencoder"
+    shutil.copytree(autoencoder, other)
+    weights = load_tensors(other / "model.safetensors")
+    name = next(iter(weights))
+    save_tensors(other / "model.safetensors", {**weights, name: weights[name] + 1})
+    run = plan_transformer_run(tmp_path / "t", other, "tiny", {}, None, pipeline)
+    with pytest.raises(CheckpointError, match="its autoencoder is not the one in"):
+        TransformerTrainer(run, data, tmp_path / "t", progress=False)
+    with pytest.raises(CheckpointError, match=r"missing/config\.json: file not found"):
+        plan_transformer_run(tmp_path / "u", autoencoder, "tiny", {}, None, tmp_path / "missing")
