@@ -4,12 +4,19 @@ future prediction.
     python benchmarks/transformer_toyworld.py --work runs/ae-bench     # after benchmarks/autoencoder_toyworld.py
 
 It uses the toyworld data and the exported "full" autoencoder of the stage-1 benchmark in --work,
-trains the `toyworld` transformer preset with an 8-frame window for STEPS steps in bfloat16 autocast, then, on the 40 test
-videos, predicts frames 1..15 from the first real frame (4 samples per video, the sliding window past
-frame 8; top-k 100 as in the paper, and top-k 10 at temperature 0.8) and reports SSIM and PSNR at
-t = 4, 8 and 15 — the mean over samples and the best sample — next to copying the context frame (the
-baseline to beat at t = 8). It writes a sample grid
-(rows: real video, then 3 predictions) to --work/transformer/prediction.png.
+trains the `toyworld` transformer preset with an 8-frame window for STEPS steps in bfloat16
+autocast, then, on the 40 test videos, predicts the frames after the first CONTEXT real ones (--context;
+4 samples per video, the sliding window past frame 8; top-k 100 as in the paper, and top-k 10 at
+temperature 0.8) and reports SSIM and PSNR at t = 4, 8 and 15 (frame indices of the video) — the
+mean over samples and the best sample — next to copying the last context frame (the baseline to
+beat at t = 8). It writes a sample grid (rows: real video, then 3 predictions) to
+--work/transformer/prediction.png.
+
+Why 4 context frames: toyworld's camera pans in a random direction at a random speed and the gripper
+follows one of four motions, so one frame does not tell where the video goes; any sample of a
+future that moves scores below standing still on average. Four frames show the pan and the motion;
+future prediction on BAIR is judged with 1 to 4 conditioning frames (paper Table 3, "Cond.").
+`--context 1` gives the one-frame numbers.
 
 Last printed: see RESULTS at the end of this file.
 """
@@ -39,13 +46,18 @@ PRECISION = (
 WINDOW = 8
 FRAMES = 16
 SAMPLES = 4
+CONTEXT = 4  # real frames given: enough to see the camera's pan and the gripper's motion (one frame is not)
 GROUP = 4  # videos generated as one batch (GROUP x SAMPLES samples)
 TIMES = (4, 8, 15)
 # the paper's sampling, and a sharper one (fewer, likelier tokens): diversity costs SSIM against one truth
 SAMPLINGS = {
     "top-k 100": SamplingConfig(top_k=100),
     "top-k 10, T 0.8": SamplingConfig(top_k=10, temperature=0.8),
+    # by --samplings only: does a likelier future score better?
+    "top-k 10, T 0.5": SamplingConfig(top_k=10, temperature=0.5),
+    "greedy": SamplingConfig(top_k=1),
 }
+DEFAULT_SAMPLINGS = "top-k 100;top-k 10, T 0.8"
 console = Console()
 
 
@@ -59,7 +71,18 @@ def main() -> None:
     parser.add_argument(
         "--eval-only", action="store_true", help="evaluate the trained run in --work/transformer"
     )
+    parser.add_argument(
+        "--context", type=int, default=CONTEXT, help=f"real frames given as context (default {CONTEXT})"
+    )
+    parser.add_argument("--videos", type=int, default=40, help="test videos scored (the first ones)")
+    parser.add_argument(
+        "--samplings", default=DEFAULT_SAMPLINGS, help=f"';'-separated, of: {'; '.join(SAMPLINGS)}"
+    )
     args = parser.parse_args()
+    unknown = [label for label in args.samplings.split(";") if label not in SAMPLINGS]
+    if unknown:
+        parser.error(f"--samplings: unknown {unknown}; choose from {list(SAMPLINGS)}")
+    samplings = {label: SAMPLINGS[label] for label in args.samplings.split(";")}
     data, out = args.work / "toyworld", args.work / "transformer"
     start = time.monotonic()
     if not args.eval_only:
@@ -69,21 +92,24 @@ def main() -> None:
     train_minutes = (time.monotonic() - start) / 60
     pipeline = CCVSPipeline.from_pretrained(out / "pipeline")
     clips = ClipDataset(data, num_frames=FRAMES, size=pipeline.frame_size, split="test", crop="first")
-    real = torch.stack([clips[i].frames for i in range(len(clips))])  # uint8 [V, T, H, W, 3]
+    real = torch.stack(
+        [clips[i].frames for i in range(min(args.videos, len(clips)))]
+    )  # uint8 [V, T, H, W, 3]
     scores = {"copy": {t: [] for t in TIMES}}
-    for label in SAMPLINGS:
+    for label in samplings:
         scores |= {f"{label}, mean": {t: [] for t in TIMES}, f"{label}, best": {t: [] for t in TIMES}}
     grid_rows = []
+    last = args.context - 1  # the last context frame: what copying repeats
     for video in real:
         for t in TIMES:
-            scores["copy"][t].append((float(ssim(video[0], video[t])), float(psnr(video[0], video[t]))))
-    for label, sampling in SAMPLINGS.items():
+            scores["copy"][t].append((float(ssim(video[last], video[t])), float(psnr(video[last], video[t]))))
+    for label, sampling in samplings.items():
         # GROUP videos x SAMPLES samples as one batch; video v's samples draw with seeds v, v + 1, ...
         for first in range(0, len(real), GROUP):
             group = real[first : first + GROUP]
             predicted = torch.from_numpy(
                 pipeline.generate_batch(
-                    list(group[:, :1].numpy()), num_frames=FRAMES, num_samples=SAMPLES,
+                    list(group[:, : args.context].numpy()), num_frames=FRAMES, num_samples=SAMPLES,
                     seeds=range(first, first + len(group)), sampling=sampling,
                 )
             )  # fmt: skip
@@ -93,11 +119,11 @@ def main() -> None:
                     s, p = ssim(samples[:, t], truth), psnr(samples[:, t], truth)
                     scores[f"{label}, mean"][t].append((float(s.mean()), float(p.mean())))
                     scores[f"{label}, best"][t].append((float(s.max()), float(p.max())))
-                if v < 4 and label == "top-k 100":
+                if v < 4 and label == next(iter(samplings)):  # the grid shows the first sampling
                     grid_rows += [video.numpy(), *samples[:3].numpy()]
     write_image(out / "prediction.png", make_grid(np.stack(grid_rows)))
     table = Table(
-        title=f"toyworld future prediction from 1 frame ({len(real)} test videos, {SAMPLES} samples each)"
+        title=f"toyworld future prediction from {args.context} frame(s) ({len(real)} test videos, {SAMPLES} samples each)"
     )
     table.add_column("prediction")
     for t in TIMES:
@@ -108,7 +134,7 @@ def main() -> None:
         for t in TIMES:
             values = np.array(scores[name][t])
             cells += [f"{values[:, 0].mean():.3f}", f"{values[:, 1].mean():.2f}"]
-        table.add_row("copy the context frame" if name == "copy" else f"transformer, {name}", *cells)
+        table.add_row("copy the last context frame" if name == "copy" else f"transformer, {name}", *cells)
     console.print(table)
     eval_minutes = (time.monotonic() - start) / 60 - train_minutes
     console.print(
@@ -120,6 +146,25 @@ if __name__ == "__main__":
     main()
 
 # RESULTS
+#
+# 2026-11-30 (third session), `python benchmarks/transformer_toyworld.py --work /work/bench/ae --eval-only`
+# (the model below, 4 context frames; 13 min):
+#
+#   toyworld future prediction from 4 frame(s) (40 test videos, 4 samples each)
+#   prediction                          SSIM t=4  PSNR t=4  SSIM t=8  PSNR t=8  SSIM t=15  PSNR t=15
+#   transformer, top-k 100, mean           0.782     20.09     0.604     15.90      0.489      14.05
+#   transformer, top-k 100, best           0.808     20.80     0.639     16.59      0.534      14.78
+#   transformer, top-k 10, T 0.8, mean     0.792     20.38     0.620     16.10      0.507      13.85
+#   transformer, top-k 10, T 0.8, best     0.811     21.04     0.640     16.50      0.531      14.29
+#   copy the last context frame            0.829     21.45     0.630     16.36      0.520      14.09
+#
+# Seeing the pan and the motion brings the samples closer (gap to copying at t = 8: 0.010 with top-k
+# 10 / T 0.8, against 0.013 from one frame), and the mean PSNR at t = 15 of top-k 100 is now above
+# copying, but the target (mean SSIM at t = 8 above copying) is still NOT met. The gap is there from
+# the first predicted frame: at t = 4, one step after the context, the samples score 0.79 against 0.83
+# for copying, and on the first 16 test videos greedy decoding (0.799 / 0.621 / 0.515 at t = 4 / 8 / 15)
+# and top-k 10 at T 0.5 (0.798 / 0.622 / 0.518) do no better (copying: 0.833 / 0.629 / 0.524). So the
+# one-step token prediction, not the accumulation of errors over the window, is what is short.
 #
 # 2026-11-30 (second run of the day), `python benchmarks/transformer_toyworld.py --work /work/bench/ae`
 # on the same stage-1 autoencoder, 2500 steps in bfloat16 autocast (2 CPU cores, torch 2.9.1; training
