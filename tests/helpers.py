@@ -75,13 +75,26 @@ def train_transformer(stage1, out, steps, **training):
     return trainer
 
 
+def stage2_argv(stage1):
+    """``ccvs train transformer --data ... --autoencoder ... --preset tiny`` on ``stage1`` (add --out, ...)."""
+    data, autoencoder = stage1
+    return [
+        "train",
+        "transformer",
+        "--data",
+        str(data),
+        "--autoencoder",
+        str(autoencoder),
+        "--preset",
+        "tiny",
+    ]
+
+
 def train_with_conditions_cli(stage1, out, conditions, steps=1):
     """``ccvs train transformer --preset tiny --steps STEPS --cond ...`` on ``stage1``; the pipeline folder."""
     from ccvs_core.cli import main
 
-    data, autoencoder = stage1
-    argv = ["train", "transformer", "--data", str(data), "--autoencoder", str(autoencoder), "--out", str(out)]
-    argv += ["--preset", "tiny", "--steps", str(steps)]
+    argv = [*stage2_argv(stage1), "--out", str(out), "--steps", str(steps)]
     for condition in conditions:
         argv += ["--cond", condition]
     assert main(argv) == 0

@@ -15,7 +15,7 @@ from ccvs_core.models.transformer import VideoTransformer
 from ccvs_core.sequence import SequenceLayout
 from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
 from ccvs_core.weights import load_tensors, save_tensors
-from tests.helpers import train_with_conditions_cli
+from tests.helpers import stage2_argv, train_with_conditions_cli
 
 CLASS = ("class", Slot("video", 1, 4))
 STATE = ("state", Slot("frame", 2, 8, name="xy"))
@@ -68,16 +68,7 @@ def test_models_of_other_sizes_or_codebooks_are_refused():
 def test_cli_adds_a_condition_to_a_trained_pipeline(stage1, tmp_path, capsys):
     data, autoencoder = stage1
     base = tmp_path / "base"
-    argv = [
-        "train",
-        "transformer",
-        "--data",
-        str(data),
-        "--autoencoder",
-        str(autoencoder),
-        "--preset",
-        "tiny",
-    ]
+    argv = stage2_argv(stage1)
     assert main([*argv, "--out", str(base), "--steps", "2", "--layers", "1"]) == 0
     capsys.readouterr()
     out = tmp_path / "class"

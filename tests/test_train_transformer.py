@@ -9,7 +9,7 @@ from ccvs_core.cli import main
 from ccvs_core.errors import ConfigError, InputError
 from ccvs_core.training.transformer import plan_transformer_run
 from ccvs_core.weights import load_tensors
-from tests.helpers import train_transformer
+from tests.helpers import stage2_argv, train_transformer
 
 
 def test_stage2_trains_writes_samples_and_exports(stage1, tmp_path):
@@ -111,17 +111,7 @@ def test_stage2_with_conditions_resumes_exactly_and_caches_their_tokens(stage1, 
 
 
 def test_stage2_refuses_other_conditions_on_resume_and_bad_condition_fields(stage1, tmp_path, capsys):
-    data, autoencoder = stage1
-    argv = [
-        "train",
-        "transformer",
-        "--data",
-        str(data),
-        "--autoencoder",
-        str(autoencoder),
-        "--preset",
-        "tiny",
-    ]
+    argv = stage2_argv(stage1)
     assert main([*argv, "--out", str(tmp_path / "t"), "--steps", "1", "--cond", "class"]) == 0
     capsys.readouterr()
     assert main([*argv, "--out", str(tmp_path / "t"), "--steps", "2", "--cond", "state"]) == 2

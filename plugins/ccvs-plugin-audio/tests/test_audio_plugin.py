@@ -15,7 +15,7 @@ from ccvs_core.cli import main
 from ccvs_core.data.audio import write_wav
 from ccvs_core.media import read_frames
 from ccvs_core.pipeline import CCVSPipeline
-from tests.helpers import first_frame_file, generate_cli, train_with_conditions_cli
+from tests.helpers import first_frame_file, generate_cli, stage2_argv, train_with_conditions_cli
 
 
 def test_discovered_through_its_entry_point_with_the_paper_sizes():
@@ -99,17 +99,7 @@ def test_the_tokenizer_trains_reports_its_error_and_resumes(tokenizer_dir, stage
 
 
 def test_training_without_a_tokenizer_says_how_to_make_one(stage1, tmp_path, capsys):
-    data, autoencoder = stage1
-    argv = [
-        "train",
-        "transformer",
-        "--data",
-        str(data),
-        "--autoencoder",
-        str(autoencoder),
-        "--preset",
-        "tiny",
-    ]
+    argv = stage2_argv(stage1)
     assert main([*argv, "--out", str(tmp_path / "t"), "--cond", "audio"]) == 2
     assert "ccvs train audio-tokenizer" in capsys.readouterr().err
 
