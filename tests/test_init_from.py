@@ -28,11 +28,9 @@ def model(slots, width=32, window=3, seed=0):
 
 
 def rows(m, key):
-    """The token embedding rows of the slot ``key`` of model ``m``."""
+    """The token embedding rows and the slot embedding of the slot ``key`` of model ``m``."""
     slot = next(s for s in m.layout.slots if s.key == key)
-    vocabs = [m.frame_vocab] + [s.vocab_size for s in m.layout.slots[1:]]
-    start = sum(vocabs[: slot.id])
-    return m.token.weight[start : start + vocabs[slot.id]], m.slot.weight[slot.id]
+    return m.token.weight[m.token_rows(slot.id)], m.slot.weight[slot.id]
 
 
 def test_shared_slots_are_copied_and_new_ones_keep_their_initialisation():
@@ -40,6 +38,14 @@ def test_shared_slots_are_copied_and_new_ones_keep_their_initialisation():
     target = model([STATE, CLASS], window=4, seed=2)
     fresh = {k: v.clone() for k, v in target.state_dict().items()}
     transfer = transfer_weights(source, target, "src")
+    # the token table is the slots' vocabularies end to end: frame 16, start 1, state 8, class 4
+    assert [target.token_rows(i) for i in range(4)] == [
+        slice(0, 16),
+        slice(16, 17),
+        slice(17, 25),
+        slice(25, 29),
+    ]
+    assert target.token.num_embeddings == 29
     assert transfer.shared == ("frame", "start", "class.tokens") and transfer.new == ("state.xy",)
     for name, value in source.blocks.state_dict().items():
         assert torch.equal(target.blocks.state_dict()[name], value), name

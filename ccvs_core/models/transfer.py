@@ -67,8 +67,7 @@ def transfer_weights(
             continue
         shared.append(slot.key)
         target.slot.weight[slot.id] = source.slot.weight[match.id]
-        rows_from, rows_to = _token_rows(source, match.id), _token_rows(target, slot.id)
-        target.token.weight[rows_to] = source.token.weight[rows_from]
+        target.token.weight[target.token_rows(slot.id)] = source.token.weight[source.token_rows(match.id)]
         if str(slot.id) in target.slot_heads and str(match.id) in source.slot_heads:
             target.slot_heads[str(slot.id)].load_state_dict(source.slot_heads[str(match.id)].state_dict())
     return Transfer(tuple(shared), tuple(new))
@@ -77,10 +76,3 @@ def transfer_weights(
 def _copy_rows(source: torch.Tensor, target: torch.Tensor) -> None:
     rows = min(len(source), len(target))
     target[:rows] = source[:rows]
-
-
-def _token_rows(model: VideoTransformer, slot_id: int) -> slice:
-    """The rows of ``model.token`` that embed the tokens of slot ``slot_id``."""
-    vocabs = [model.frame_vocab] + [s.vocab_size for s in model.layout.slots[1:]]
-    start = sum(vocabs[:slot_id])
-    return slice(start, start + vocabs[slot_id])

@@ -85,7 +85,8 @@ class VideoTransformer(nn.Module):
     def __init__(self, config: TransformerConfig, layout: SequenceLayout, frame_vocab: int):
         super().__init__()
         self.config, self.layout, self.frame_vocab = config, layout, frame_vocab
-        vocabs = [frame_vocab] + [s.vocab_size for s in layout.slots[1:]]
+        self.vocabs = [frame_vocab] + [s.vocab_size for s in layout.slots[1:]]  # per slot id
+        vocabs = self.vocabs
         offsets = torch.tensor([0, *vocabs[:-1]]).cumsum(0)  # first row of each slot's vocabulary
         self.register_buffer("token_offset", offsets[layout.slot_ids], persistent=False)  # [L]
         self.register_buffer("slot_ids", layout.slot_ids.clone(), persistent=False)  # [L]
@@ -107,6 +108,11 @@ class VideoTransformer(nn.Module):
             {str(s.id): Linear(config.width, s.vocab_size, bias=False) for s in layout.slots if s.predictable}
         )
         self.apply(_init_weights)
+
+    def token_rows(self, slot_id: int) -> slice:
+        """The rows of ``self.token`` that embed the tokens of slot ``slot_id``."""
+        start = sum(self.vocabs[:slot_id])
+        return slice(start, start + self.vocabs[slot_id])
 
     def head_for(self, slot_id: int) -> nn.Linear:
         """The output head that scores tokens of slot ``slot_id`` (frame tokens: ``head``)."""
