@@ -162,9 +162,11 @@ if __name__ == "__main__":
 # 10 / T 0.8, against 0.013 from one frame), and the mean PSNR at t = 15 of top-k 100 is now above
 # copying, but the target (mean SSIM at t = 8 above copying) is still NOT met. The gap is there from
 # the first predicted frame: at t = 4, one step after the context, the samples score 0.79 against 0.83
-# for copying, and on the first 16 test videos greedy decoding (0.799 / 0.621 / 0.515 at t = 4 / 8 / 15)
-# and top-k 10 at T 0.5 (0.798 / 0.622 / 0.518) do no better (copying: 0.833 / 0.629 / 0.524). So the
-# one-step token prediction, not the accumulation of errors over the window, is what is short.
+# for copying, and likelier samples do no better: `--eval-only --videos 16 --samplings "greedy;top-k 10,
+# T 0.5"` (4 min) gives, at t = 4 / 8 / 15, greedy 0.799 / 0.621 / 0.515 and top-k 10 at T 0.5
+# 0.798 / 0.621 / 0.516 (means of 4 samples) against 0.833 / 0.629 / 0.524 for copying on those 16
+# videos. So the one-step token prediction, not the accumulation of errors over the window, is what
+# is short.
 #
 # 2026-11-30 (second run of the day), `python benchmarks/transformer_toyworld.py --work /work/bench/ae`
 # on the same stage-1 autoencoder, 2500 steps in bfloat16 autocast (2 CPU cores, torch 2.9.1; training
