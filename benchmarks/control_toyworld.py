@@ -193,9 +193,12 @@ def summarise(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, fl
     }
 
 
-def own_gains(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """Each condition's own measure against "none", paired on the test videos: the mean difference
-    (signed so that > 0 is better) and its standard error over the videos (samples averaged first)."""
+def own_gains(
+    rows: dict[str, list[dict[str, float]]], means: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Each condition's own measure against "none" (``means``: ``summarise(rows)``), paired on the test
+    videos: the mean difference (signed so that > 0 is better) and its standard error over the videos
+    (samples averaged first)."""
     gains = {}
     for name, (key, sign) in OWN_MEASURE.items():
         per_video = [
@@ -203,8 +206,8 @@ def own_gains(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, fl
             for ours, theirs in zip(_by_video(rows[name]), _by_video(rows["none"]), strict=True)
         ]
         gains[name] = {
-            "measure": key, "condition": float(np.mean([s[key] for s in rows[name]])),
-            "none": float(np.mean([s[key] for s in rows["none"]])), "gain": float(np.mean(per_video)),
+            "measure": key, "condition": means[name][key], "none": means["none"][key],
+            "gain": float(np.mean(per_video)),
             "stderr": float(np.std(per_video, ddof=1) / np.sqrt(len(per_video))),
         }  # fmt: skip
     return gains
@@ -264,7 +267,8 @@ def main() -> None:
     if not args.eval_only:
         train_variants(args.work, control)
     rows = evaluate(args.work, control)
-    results, gains = summarise(rows), own_gains(rows)
+    results = summarise(rows)
+    gains = own_gains(rows, results)
     (control / "results.json").write_text(json.dumps({"means": results, "gains": gains}, indent=2) + "\n")
     print_table(results)
     print_gains(gains)
