@@ -307,8 +307,9 @@ Starting from a model that knows toyworld lifts every row (none: SSIM t=8 0.533 
 scratch, gripper error 10.5 px against 14.3), but only the layout measurably improves its own measure
 (+0.031 mIoU, and it also places the gripper, 8.6 px, and the striker, 1.12 px, better: a layout shows
 where things are). State, audio, end frame and class do NOT, and their training losses say why: over
-the last 100 steps they are within 0.005 of "none" (1.909 / 1.913 / 1.885 / 1.908 against 1.908; only
-the end frame's is lower, by 0.02), i.e. in 500 steps the new embeddings were not learnt to be read.
+the last 100 steps state, audio and class are within 0.005 of "none" (1.909 / 1.913 / 1.908 against
+1.908) and the end frame only 0.02 below it (1.885), i.e. in 500 steps the new embeddings were not
+learnt to be read.
 The condition changes little of the 64 tokens of a frame (the gripper and the striker are a few
 tokens), so its share of the loss gradient is small. Still to try: a higher learning rate for the
 new slots, longer training, a loss weighted towards the tokens a condition controls.
