@@ -52,6 +52,10 @@ class Slot:
     predictable: frame-level only: the transformer also learns to predict this slot's tokens (it gets
         a head of its own), so generation can sample them when the input is not given (layouts,
         Fig. D2); the condition's ``decode`` turns them back into something to look at.
+    frame_tokens: the slot's tokens are frame tokens of the pipeline's codebook (the end frame), so
+        ``vocab_size`` must be the codebook size: its embedding rows start as copies of the frame
+        tokens' (of the trained model's, with ``--init-from``), so what the model knows of each code
+        carries over instead of being learnt again.
     """
 
     level: Literal["video", "frame"]
@@ -60,6 +64,7 @@ class Slot:
     name: str = "tokens"
     timed: bool = False
     predictable: bool = False
+    frame_tokens: bool = False
 
 
 def validate_slots(owner: str, slots: Any) -> list[Slot]:

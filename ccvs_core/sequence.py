@@ -40,6 +40,7 @@ class SlotInfo:
     vocab_size: int | None  # None for frame tokens: the codebook size is the model's
     timed: bool = False
     predictable: bool = False
+    frame_tokens: bool = False  # its tokens are frame tokens: embeddings start as the frame tokens'
 
     @property
     def condition(self) -> str | None:
@@ -77,6 +78,7 @@ class SequenceLayout:
                     slot.vocab_size,
                     slot.timed,
                     slot.predictable,
+                    slot.frame_tokens,
                 )
             )
         video = [s for s in self.slots if s.level == "video"]

@@ -99,6 +99,7 @@ def test_decorator_and_entry_point_both_appear_in_ccvs_conditions(
     # the installed plugins are listed too, through the same entry-point path
     for name in ("state", "audio", "layout", "endframe", "class"):
         assert any(line.split("│")[1].strip() == name and "ccvs-plugin-" in line for line in lines)
+    assert "(timed) (frame tokens)" in rows["endframe"] and "(predictable)" in rows["layout"]
 
 
 def test_broken_plugins_are_reported_and_skipped(fake_distribution, registry, caplog):

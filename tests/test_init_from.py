@@ -9,7 +9,7 @@ import torch
 from ccvs_core.cli import main
 from ccvs_core.conditions import Slot
 from ccvs_core.config import TransformerConfig
-from ccvs_core.errors import CheckpointError
+from ccvs_core.errors import CheckpointError, PluginError
 from ccvs_core.models.transfer import transfer_weights
 from ccvs_core.models.transformer import VideoTransformer
 from ccvs_core.sequence import SequenceLayout
@@ -115,3 +115,25 @@ def test_a_pipeline_of_another_autoencoder_is_refused(stage1, tmp_path):
         TransformerTrainer(run, data, tmp_path / "t", progress=False)
     with pytest.raises(CheckpointError, match=r"missing/config\.json: file not found"):
         plan_transformer_run(tmp_path / "u", autoencoder, "tiny", {}, None, tmp_path / "missing")
+
+
+END = ("endframe", Slot("video", 4, 16, timed=True, frame_tokens=True))
+
+
+def test_frame_token_slots_start_as_the_frame_embeddings():
+    fresh = model([END])
+    end_rows, _ = rows(fresh, "endframe.tokens")
+    assert torch.equal(end_rows, rows(fresh, "frame")[0])  # a fresh model: its own frame rows
+    source = model([], window=4, seed=1)
+    with torch.no_grad():
+        source.token.weight.add_(1.0)  # "trained": unlike any fresh initialisation
+    target = model([END], window=4, seed=2)
+    transfer = transfer_weights(source, target, "src")
+    assert transfer.new == ("endframe.tokens",) and transfer.from_frames == ("endframe.tokens",)
+    assert torch.equal(rows(target, "endframe.tokens")[0], rows(source, "frame")[0])
+
+
+def test_a_frame_token_slot_must_use_the_codebook():
+    wrong = ("endframe", Slot("video", 4, 8, timed=True, frame_tokens=True))
+    with pytest.raises(PluginError, match=r"condition 'endframe'.*vocab_size 8; the codebook has 16"):
+        model([wrong])

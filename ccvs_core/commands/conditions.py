@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
             f"{s.name}: {s.length} x {s.vocab_size}"
             + (" (timed)" if s.timed else "")
             + (" (predictable)" if s.predictable else "")
+            + (" (frame tokens)" if s.frame_tokens else "")
             for s in entry.slots
         )
         status = "[green]ok[/]" if entry.ok else f"[red]skipped: {escape(entry.error or '')}[/]"

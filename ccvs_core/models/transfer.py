@@ -23,10 +23,12 @@ _SHAPE_FIELDS = ("layers", "heads", "width", "mlp_ratio")
 
 @attrs.frozen
 class Transfer:
-    """What ``transfer_weights`` did: slot keys whose rows were copied, and the new ones."""
+    """What ``transfer_weights`` did: slot keys whose rows were copied, the new ones, and the new ones
+    whose token rows start as the trained frame tokens' (``Slot.frame_tokens``: the end frame)."""
 
     shared: tuple[str, ...]
     new: tuple[str, ...]
+    from_frames: tuple[str, ...] = ()
 
 
 @torch.no_grad()
@@ -64,13 +66,23 @@ def transfer_weights(
         match = old.get(slot.key)
         if match is None or match.vocab_size != slot.vocab_size or match.length != slot.length:
             new.append(slot.key)
-            continue
+            continue  # fresh rows; a frame_tokens slot's are set from the copied frame rows below
         shared.append(slot.key)
         target.slot.weight[slot.id] = source.slot.weight[match.id]
         target.token.weight[target.token_rows(slot.id)] = source.token.weight[source.token_rows(match.id)]
         if str(slot.id) in target.slot_heads and str(match.id) in source.slot_heads:
             target.slot_heads[str(slot.id)].load_state_dict(source.slot_heads[str(match.id)].state_dict())
-    return Transfer(tuple(shared), tuple(new))
+    from_frames = set(new) & set(_frame_token_slots(target))
+    if from_frames:  # the trained frame rows, now in target: a new end frame reads codes it knows
+        frame_rows = target.token.weight[target.token_rows(0)].clone()
+        for slot in target.layout.condition_slots:
+            if slot.key in from_frames:
+                target.token.weight[target.token_rows(slot.id)] = frame_rows
+    return Transfer(tuple(shared), tuple(new), tuple(sorted(from_frames)))
+
+
+def _frame_token_slots(model: VideoTransformer) -> list[str]:
+    return [s.key for s in model.layout.condition_slots if s.frame_tokens]
 
 
 def _copy_rows(source: torch.Tensor, target: torch.Tensor) -> None:

@@ -15,6 +15,7 @@ from einops import rearrange
 from torch import nn
 
 from ccvs_core.config import TransformerConfig
+from ccvs_core.errors import PluginError
 from ccvs_core.models.attention import attention
 from ccvs_core.models.linear import Linear
 from ccvs_core.sequence import SequenceLayout
@@ -85,6 +86,13 @@ class VideoTransformer(nn.Module):
     def __init__(self, config: TransformerConfig, layout: SequenceLayout, frame_vocab: int):
         super().__init__()
         self.config, self.layout, self.frame_vocab = config, layout, frame_vocab
+        for s in layout.condition_slots:
+            if s.frame_tokens and s.vocab_size != frame_vocab:
+                raise PluginError(
+                    f"condition '{s.condition}'",
+                    f"slot '{s.key}' holds frame tokens but has vocab_size {s.vocab_size}; "
+                    f"the codebook has {frame_vocab}",
+                )
         self.vocabs = [frame_vocab] + [s.vocab_size for s in layout.slots[1:]]  # per slot id
         vocabs = self.vocabs
         offsets = torch.tensor([0, *vocabs[:-1]]).cumsum(0)  # first row of each slot's vocabulary
@@ -108,11 +116,23 @@ class VideoTransformer(nn.Module):
             {str(s.id): Linear(config.width, s.vocab_size, bias=False) for s in layout.slots if s.predictable}
         )
         self.apply(_init_weights)
+        self.copy_frame_embeddings()
 
     def token_rows(self, slot_id: int) -> slice:
         """The rows of ``self.token`` that embed the tokens of slot ``slot_id``."""
         start = sum(self.vocabs[:slot_id])
         return slice(start, start + self.vocabs[slot_id])
+
+    @torch.no_grad()
+    def copy_frame_embeddings(self) -> list[str]:
+        """Set the token rows of every ``frame_tokens`` slot (the end frame) to the frame tokens' rows:
+        the same codes, so the same starting meaning. Returns the slots' keys."""
+        copied = []
+        for s in self.layout.condition_slots:
+            if s.frame_tokens:
+                self.token.weight[self.token_rows(s.id)] = self.token.weight[self.token_rows(0)]
+                copied.append(s.key)
+        return copied
 
     def head_for(self, slot_id: int) -> nn.Linear:
         """The output head that scores tokens of slot ``slot_id`` (frame tokens: ``head``)."""

@@ -339,6 +339,11 @@ class TransformerTrainer:
             console.print(
                 f"starting from the transformer in {folder}: copied {', '.join(transfer.shared)}; "
                 f"new: {', '.join(transfer.new) or 'none'}"
+                + (
+                    f" ({', '.join(transfer.from_frames)} from the frame tokens' rows)"
+                    if transfer.from_frames
+                    else ""
+                )
             )
 
     def _resume(self, path: Path) -> None:

@@ -6,7 +6,8 @@ the transformer reads them before any frame, and their positional embedding is t
 current window and the end frame's time, updated as the sliding window moves (Appendix E). So one
 model makes videos of any length between a start and an end frame: ``--frames T`` puts the end frame
 at frame T - 1. In training, each window sees the tokens of a random later frame of its video, with
-its gap.
+its gap. The slot is declared ``frame_tokens``: its token embeddings start as the frame tokens', so
+the transformer reads the end frame with what it already knows of each code.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class EndFrameCondition(Condition):
 
     def slots(self) -> list[Slot]:
         h, w = self.config.grid
-        return [Slot("video", h * w, self.config.codebook_size, timed=True)]
+        # the pipeline's own frame tokens: their embeddings start as the frame tokens' (Slot.frame_tokens)
+        return [Slot("video", h * w, self.config.codebook_size, timed=True, frame_tokens=True)]
 
     def configure(self, videos: Sequence[Any], context: ConditionContext) -> Config:
         return self.config.replace(grid=tuple(context.token_grid), codebook_size=context.codebook_size)
