@@ -123,3 +123,20 @@ def test_stage2_refuses_other_conditions_on_resume_and_bad_condition_fields(stag
     assert main([*argv, "--out", str(tmp_path / "u"), "--cond", "state:bins"]) == 2
     assert "'bins' is not KEY=VALUE" in capsys.readouterr().err
     assert not (tmp_path / "u").exists()
+
+
+def test_stage2_logs_a_held_out_loss_at_each_checkpoint(stage1, tmp_path):
+    from ccvs_core.training.transformer import HELD_OUT_WINDOWS, held_out_loss
+
+    trainer = train_transformer(stage1, tmp_path / "t", steps=4, checkpoint_every=2)
+    logged = {r["step"]: r for r in map(json.loads, (tmp_path / "t" / "log.jsonl").read_text().splitlines())}
+    assert sorted(s for s, r in logged.items() if "val_loss" in r) == [2, 4]
+    assert "val_loss" not in logged.get(1, {}) and "loss" in logged[4]
+    # the val split's windows (toyworld: video 8 of 10), cached like the training ones, not trained on
+    val_ids = set(load_tensors(tmp_path / "t" / "tokens" / "val.safetensors"))
+    assert val_ids and not val_ids & set(trainer.tokens)
+    # the logged value is the loss of those windows under the final weights, the same at every call
+    trainer.model.train()
+    again = held_out_loss(trainer.model, trainer.held_out, HELD_OUT_WINDOWS, 3)
+    assert again == pytest.approx(logged[4]["val_loss"], rel=1e-5)
+    assert trainer.model.training  # the mode it found is put back

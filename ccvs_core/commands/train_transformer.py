@@ -23,8 +23,11 @@ linear warm-up and a cosine decay, gradient clipping.
 
 OUT receives run.json, checkpoints/step-NNNNNNNN/ (safetensors + JSON, the last three kept),
 samples/ (rows: real clips, then videos predicted from their first frame and decoded by the
-autoencoder with its flow module), log.jsonl, and transformer/ (config.json + model.safetensors),
-refreshed at every checkpoint. Run the same command again to resume from the latest checkpoint;
+autoencoder with its flow module), log.jsonl (loss, learning rate, gradient norm; at every
+checkpoint also val_loss, the loss of 64 fixed windows of the data's val split, whose tokens are
+cached in OUT/tokens/ too: a training loss that falls while it rises means the model is memorising
+the training videos), and transformer/ (config.json + model.safetensors), refreshed at every
+checkpoint. Run the same command again to resume from the latest checkpoint;
 only --steps, --checkpoint-every, --sample-every and --precision may change between runs.
 
 --precision bfloat16 runs the forward pass and the loss under torch.autocast in bfloat16 (weights,

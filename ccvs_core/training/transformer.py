@@ -50,6 +50,9 @@ EXPORT_DIR = "transformer"
 PIPELINE_DIR = "pipeline"  # what ccvs generate --model takes
 RESUMABLE = {"steps", "checkpoint_every", "sample_every", "precision"}
 SAMPLE_VIDEOS = 4
+# held-out windows (the val split's) scored at every checkpoint: the same ones each time, enough for
+# the loss to ~0.01; a training loss that falls while this one rises is memorising the videos
+HELD_OUT_WINDOWS = 64
 
 
 @attrs.frozen(kw_only=True)
@@ -191,15 +194,8 @@ class TransformerTrainer:
         self.sampling = torch.Generator().manual_seed(cfg.seed + 1)
         self.step = 0
         self.checkpoints = CheckpointManager(self.out / "checkpoints")
-        weights = Path(run.autoencoder) / WEIGHTS_FILE
-        self.tokens = video_tokens(
-            self.autoencoder, weights, clips, self.out / "tokens" / "train.safetensors", self.progress
-        )
-        self.tracks = {}
-        if self.conditions:
-            key = cache_key(weights, run.frame_size)
-            cache = self.out / "tokens" / "train-conditions.safetensors"
-            self.tracks = condition_tracks(self.conditions, clips, self.tokens, key, cache, self.progress)
+        self.tokens, self.tracks = self._split_tokens(clips, "train")
+        self.held_out = self._held_out_windows(data) if self.main else None
         self.sample_clips = first_clips(data, window, run.frame_size)
         latest = self.checkpoints.latest()
         if latest is not None:
@@ -208,6 +204,34 @@ class TransformerTrainer:
             self._initialise(Path(run.init_from))
         if self.main:
             run.to_json(self.out / RUN_FILE)
+
+    def _split_tokens(self, clips: ClipDataset, split: str) -> tuple[dict, dict]:
+        """The frame tokens and condition tracks of every video of ``clips``, cached as ``tokens/SPLIT*``."""
+        weights = Path(self.run.autoencoder) / WEIGHTS_FILE
+        folder = self.out / "tokens"
+        tokens = video_tokens(
+            self.autoencoder, weights, clips, folder / f"{split}.safetensors", self.progress
+        )
+        if not self.conditions:
+            return tokens, {}
+        key = cache_key(weights, self.run.frame_size)
+        cache = folder / f"{split}-conditions.safetensors"
+        return tokens, condition_tracks(self.conditions, clips, tokens, key, cache, self.progress)
+
+    def _held_out_windows(self, data: str | os.PathLike) -> TokenClips | None:
+        """Windows of the data's val split, or None (said once) when it has no video long enough."""
+        window = self.run.transformer.window
+        try:
+            clips = ClipDataset(data, num_frames=window, size=self.run.frame_size, split="val", crop="first")
+        except InputError as error:
+            console.print(f"no held-out loss: {error}")
+            return None
+        tokens, tracks = self._split_tokens(clips, "val")
+        seed = self.run.training.seed
+        return TokenClips(tokens, window, seed, tracks, self._timed_slots(), self.run.transformer.max_gap)
+
+    def _timed_slots(self) -> dict[str, list[str]]:
+        return {name: [slot.name for slot in c.slots() if slot.timed] for name, c in self.conditions.items()}
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up to ``lr``, then a cosine decay to a tenth of it at the last step."""
@@ -219,13 +243,12 @@ class TransformerTrainer:
 
     def fit(self) -> Path:
         cfg = self.run.training
-        timed = {name: [slot.name for slot in c.slots() if slot.timed] for name, c in self.conditions.items()}
         dataset = TokenClips(
             self.tokens,
             self.run.transformer.window,
             cfg.seed,
             self.tracks,
-            timed,
+            self._timed_slots(),
             self.run.transformer.max_gap,
         )
         start = self.step * cfg.batch_size * distributed.world_size()
@@ -233,17 +256,24 @@ class TransformerTrainer:
         loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler)
         with progress_bar(disable=not self.progress) as bar:
             task = bar.add_task("transformer", total=cfg.steps, completed=self.step, status="")
+            held_out = ""  # the last held-out loss, shown until the next checkpoint
             for batch in loader:
                 if self.step >= cfg.steps:
                     break
                 stats = self.train_step(batch["frames"], batch["conditions"], batch["gaps"])
                 self.step += 1
-                bar.update(task, advance=1, status=f"loss={stats['loss']:.3f} lr={stats['lr']:.2e}")
-                if self.main and (self.step % 10 == 0 or self.step == cfg.steps):
+                checkpoint = self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps
+                if checkpoint and self.held_out is not None:
+                    stats["val_loss"] = held_out_loss(
+                        self.model, self.held_out, HELD_OUT_WINDOWS, cfg.batch_size, cfg.precision
+                    )
+                    held_out = f" held-out loss={stats['val_loss']:.3f} (step {self.step})"
+                bar.update(task, advance=1, status=f"loss={stats['loss']:.3f} lr={stats['lr']:.2e}{held_out}")
+                if self.main and (self.step % 10 == 0 or checkpoint):
                     append_log(self.out / "log.jsonl", {"step": self.step, **stats})
                 if self.step % cfg.sample_every == 0 and self.main:
                     self.write_samples()
-                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                if checkpoint:
                     self.save()
         return self.out / EXPORT_DIR
 
@@ -380,6 +410,26 @@ def window_loss(
         if model.slot_heads:
             loss = loss + slot_token_loss(model, hidden, sequence)
     return loss
+
+
+@torch.no_grad()
+def held_out_loss(
+    model: VideoTransformer, windows: TokenClips, count: int, batch_size: int, precision: str = "float32"
+) -> float:
+    """``window_loss`` averaged over windows ``0 .. count - 1`` of ``windows`` (each video once, then
+    again from other start frames; the same windows at every call), in eval mode."""
+    was_training, device = model.training, model.head.weight.device
+    model.eval()
+    total = 0.0
+    for first in range(0, count, batch_size):
+        batch = torch.utils.data.default_collate(
+            [windows[d] for d in range(first, min(first + batch_size, count))]
+        )
+        sequence = model.layout.join(batch["frames"].to(device), batch["conditions"])
+        gaps = model.layout.gap_ids({c: g.to(device) for c, g in batch["gaps"].items()}, len(sequence))
+        total += float(window_loss(model, sequence, gaps, precision)) * len(sequence)
+    model.train(was_training)
+    return total / count
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
