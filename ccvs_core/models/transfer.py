@@ -72,17 +72,9 @@ def transfer_weights(
         target.token.weight[target.token_rows(slot.id)] = source.token.weight[source.token_rows(match.id)]
         if str(slot.id) in target.slot_heads and str(match.id) in source.slot_heads:
             target.slot_heads[str(slot.id)].load_state_dict(source.slot_heads[str(match.id)].state_dict())
-    from_frames = set(new) & set(_frame_token_slots(target))
-    if from_frames:  # the trained frame rows, now in target: a new end frame reads codes it knows
-        frame_rows = target.token.weight[target.token_rows(0)].clone()
-        for slot in target.layout.condition_slots:
-            if slot.key in from_frames:
-                target.token.weight[target.token_rows(slot.id)] = frame_rows
-    return Transfer(tuple(shared), tuple(new), tuple(sorted(from_frames)))
-
-
-def _frame_token_slots(model: VideoTransformer) -> list[str]:
-    return [s.key for s in model.layout.condition_slots if s.frame_tokens]
+    # from the trained frame rows, now in target: a new end frame reads codes the model knows
+    from_frames = target.copy_frame_embeddings(only=new)
+    return Transfer(tuple(shared), tuple(new), tuple(from_frames))
 
 
 def _copy_rows(source: torch.Tensor, target: torch.Tensor) -> None:

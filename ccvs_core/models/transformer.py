@@ -9,6 +9,8 @@ decoding cost one position per step instead of the whole prefix.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -124,12 +126,13 @@ class VideoTransformer(nn.Module):
         return slice(start, start + self.vocabs[slot_id])
 
     @torch.no_grad()
-    def copy_frame_embeddings(self) -> list[str]:
-        """Set the token rows of every ``frame_tokens`` slot (the end frame) to the frame tokens' rows:
-        the same codes, so the same starting meaning. Returns the slots' keys."""
+    def copy_frame_embeddings(self, only: Collection[str] | None = None) -> list[str]:
+        """Set the token rows of every ``frame_tokens`` slot (the end frame; those whose key is in
+        ``only``, if given) to the frame tokens' rows: the same codes, so the same starting meaning.
+        Returns the slots' keys."""
         copied = []
         for s in self.layout.condition_slots:
-            if s.frame_tokens:
+            if s.frame_tokens and (only is None or s.key in only):
                 self.token.weight[self.token_rows(s.id)] = self.token.weight[self.token_rows(0)]
                 copied.append(s.key)
         return copied
