@@ -140,3 +140,17 @@ def test_stage2_logs_a_held_out_loss_at_each_checkpoint(stage1, tmp_path):
     again = held_out_loss(trainer.model, trainer.held_out, HELD_OUT_WINDOWS, 3)
     assert again == pytest.approx(logged[4]["val_loss"], rel=1e-5)
     assert trainer.model.training  # the mode it found is put back
+
+
+def test_stage2_without_a_val_split_trains_and_says_so(stage1, tmp_path, capsys):
+    import shutil
+
+    data, autoencoder = stage1
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    shutil.rmtree(copy / "v00008")  # the one val video
+    trainer = train_transformer((copy, autoencoder), tmp_path / "t", steps=2)
+    said = " ".join(capsys.readouterr().err.split())  # the console writes to stderr, wrapped
+    assert trainer.held_out is None and "no held-out loss" in said and "no 'val' video" in said
+    logged = [json.loads(line) for line in (tmp_path / "t" / "log.jsonl").read_text().splitlines()]
+    assert logged[-1]["step"] == 2 and not any("val_loss" in r for r in logged)

@@ -219,14 +219,15 @@ class TransformerTrainer:
         return tokens, condition_tracks(self.conditions, clips, tokens, key, cache, self.progress)
 
     def _held_out_windows(self, data: str | os.PathLike) -> TokenClips | None:
-        """Windows of the data's val split, or None (said once) when it has no video long enough."""
+        """Windows of the data's val split, or None (said once, training goes on) when it has no video
+        long enough or a condition cannot read its videos (e.g. a class the training videos lack)."""
         window = self.run.transformer.window
         try:
             clips = ClipDataset(data, num_frames=window, size=self.run.frame_size, split="val", crop="first")
+            tokens, tracks = self._split_tokens(clips, "val")
         except InputError as error:
             console.print(f"no held-out loss: {error}")
             return None
-        tokens, tracks = self._split_tokens(clips, "val")
         seed = self.run.training.seed
         return TokenClips(tokens, window, seed, tracks, self._timed_slots(), self.run.transformer.max_gap)
 
