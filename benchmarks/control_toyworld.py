@@ -78,7 +78,7 @@ VARIANTS = ("none", "state", "audio", "layout", "endframe", "class")
 # each condition's settings for toyworld; the state's bins keep the paper's 2 pixels a bin (128 bins
 # over BAIR's 256 pixels): its default 128 bins over toyworld's 64 pixels would be half a pixel a
 # bin, 128 embeddings per coordinate to learn where 32 say as much
-SETTINGS = {"state": {"bins": 32}, "audio": {}, "layout": {}, "endframe": {}, "class": {}}
+SETTINGS = {"state": {"bins": 32}}
 # the measure each condition should improve, and its sign (+1: higher is better)
 OWN_MEASURE = {"state": ("gripper", -1), "audio": ("striker", -1), "layout": ("layout", 1),
                "endframe": ("end", 1), "class": ("class", 1)}  # fmt: skip
@@ -98,7 +98,9 @@ def train_variants(work: Path, control: Path, variants: tuple[str, ...]) -> None
         conditions = (
             {}
             if name == "none"
-            else {name: {"tokenizer": str(sound / "tokenizer")} if name == "audio" else SETTINGS[name]}
+            else {
+                name: {"tokenizer": str(sound / "tokenizer")} if name == "audio" else SETTINGS.get(name, {})
+            }
         )
         out = control / name
         share_frame_tokens(work, out)
@@ -110,17 +112,16 @@ def train_variants(work: Path, control: Path, variants: tuple[str, ...]) -> None
 
 
 def share_frame_tokens(work: Path, out: Path) -> None:
-    """Start ``out`` with the frame tokens another run already cached (same autoencoder: the trainer checks
-    the cache's key and rebuilds it otherwise), so each variant does not tokenize the videos again."""
-    target = out / "tokens" / "train.safetensors"
+    """Start ``out`` with the frame tokens (training and held-out videos) another run already cached
+    (same autoencoder: the trainer checks the cache's key and rebuilds it otherwise), so each variant
+    does not tokenize the videos again."""
     runs = [work / "transformer", *(work / "control" / v for v in VARIANTS)]
-    cached = next(
-        (r / "tokens" / "train.safetensors" for r in runs if (r / "tokens" / "train.safetensors").is_file()),
-        None,
-    )
-    if cached is not None and not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cached, target)
+    for name in ("train.safetensors", "val.safetensors"):
+        target = out / "tokens" / name
+        cached = next((r / "tokens" / name for r in runs if (r / "tokens" / name).is_file()), None)
+        if cached is not None and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cached, target)
 
 
 def motion_classifier(data: Path, size) -> MotionClassifier:
