@@ -330,12 +330,21 @@ Layout and, new, the end frame (its embeddings start as the frame tokens': Slot.
 what they should, by many standard errors; state, audio and class do not. The held-out loss in each
 log.jsonl says why: end frame 1.733 against none's 1.937 at step 1,500, class 1.932, but state
 1.9371 and audio 1.9374 against 1.9369 — step for step the same curve as "none": those two models
-do not read their condition at all. A teacher-forced probe on the test videos (frame tokens in the
-cell of the gripper or next to it) agrees: loss 2.620 there with the state, 2.618 without (1.478
-elsewhere, both), though the gripper's tokens are the worst predicted of a frame. The state's 32
+do not read their condition at all. `python benchmarks/gripper_cell_loss.py --work /work/bench/ae`
+(teacher-forced loss of the frame tokens in the gripper's cell or next to it, test videos) agrees:
+2.620 there with the state, 2.618 without (1.478 elsewhere, both), though the gripper's tokens are the worst predicted of a frame. The state's 32
 embedding rows barely left their initialisation (std 0.0213, initialised at 0.02). A new condition
 whose tokens must be routed to a few frame tokens is not learnt in 1,500 steps at lr 3e-4; see the
 probe below.
+
+Probe (same session; trained ad hoc with this file's recipe but 800 steps at lr 1e-3, into
+/work/bench/ae/control-probe/{state,none}-lr1e-3, then scored with gripper_cell_loss.py --runs):
+held-out loss 1.9550 with the state, 1.9548 without; gripper-cell loss 2.623 and 2.621 —
+a larger learning rate does not make the state read either. It is seen: shifting the 16 state tokens
+of one test window by 10 bins moves some next-token probabilities by up to 0.63 (mean |logit change|
+0.025), so this is learning, not plumbing. Next to try: longer runs per variant (a GPU session), a
+loss weighted towards the tokens a condition controls, and the state tokenizer's bins embedded
+with the frame position they point at.
 
 2026-11-30 (third session), `python benchmarks/control_toyworld.py --work /work/bench/ae`: every variant
 started from the stage-2 benchmark's model (8 layers, width 256, loss 1.86) and trained 500 steps in
