@@ -24,7 +24,6 @@ from rich.console import Console
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from control_toyworld import DATA
 
-from ccvs_core.conditions import Timeline, check_tokens
 from ccvs_core.data.clips import ClipDataset
 from ccvs_core.pipeline import CCVSPipeline
 
@@ -47,12 +46,9 @@ def cell_losses(pipeline: CCVSPipeline, data: Path, videos: int) -> tuple[float,
     for i in range(min(videos, len(clips))):
         clip = clips[i]
         tokens = pipeline.context_tokens(clip.frames)[None]
-        timeline = Timeline(num_frames=n, fps=clip.fps)
-        conditions = {
-            name: check_tokens(c, c.tokenize(c.from_sample(clip), timeline), 1, n)
-            for name, c in pipeline.conditions.items()
-        }
-        logits = pipeline.transformer(layout.join(tokens, conditions))
+        raw = {name: c.from_sample(clip) for name, c in pipeline.conditions.items()}
+        conditions, targets, _ = pipeline.condition_tokens(raw, n, 1, tokens.device)  # as `generate` does
+        logits = pipeline.transformer(layout.join(tokens, conditions), gaps=layout.gap_ids(targets, 1))
         for t in range(1, n):
             start = layout.frame_tokens_start(t)  # logit i scores token i + 1
             loss = torch.nn.functional.cross_entropy(
