@@ -340,7 +340,10 @@ probe below.
 Probe (same session; trained ad hoc with this file's recipe but 800 steps at lr 1e-3, into
 /work/bench/ae/control-probe/{state,none}-lr1e-3, then scored with gripper_cell_loss.py --runs):
 held-out loss 1.9550 with the state, 1.9548 without; gripper-cell loss 2.623 and 2.621 —
-a larger learning rate does not make the state read either. It is seen: shifting the 16 state tokens
+a larger learning rate does not make the state read either. A second probe continued the state
+variant 1,200 more steps at lr 3e-4 (from its pipeline, control-probe/state-3e-4-more): gripper-cell
+loss 2.588, elsewhere 1.474 (from 2.620 / 1.478) — the gripper's cells fell 0.03 where the rest fell
+0.004, a hint that reading starts late, with no matched "none" run to be sure. It is seen: shifting the 16 state tokens
 of one test window by 10 bins moves some next-token probabilities by up to 0.63 (mean |logit change|
 0.025), so this is learning, not plumbing. Next to try: longer runs per variant (a GPU session), a
 loss weighted towards the tokens a condition controls, and the state tokenizer's bins embedded
