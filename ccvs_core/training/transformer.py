@@ -291,9 +291,7 @@ class TransformerTrainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
-        sequence = self.layout.join(frames.to(self.device), conditions or {})
-        gap_ids = self.layout.gap_ids({c: g.to(self.device) for c, g in (gaps or {}).items()}, len(frames))
-        loss = window_loss(self.model, sequence, gap_ids, cfg.precision)
+        loss = batch_loss(self.model, frames, conditions, gaps, cfg.precision)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -413,22 +411,36 @@ def window_loss(
     return loss
 
 
+def batch_loss(
+    model: VideoTransformer,
+    frames: torch.Tensor,
+    conditions: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
+    gaps: Mapping[str, torch.Tensor] | None = None,
+    precision: str = "float32",
+) -> torch.Tensor:
+    """``window_loss`` of a batch as ``TokenClips`` gives it (frame tokens ``[B, N, h, w]``, condition
+    tokens, the timed conditions' gaps ``[B]``), moved to the model's device and laid out."""
+    device = model.head.weight.device
+    sequence = model.layout.join(frames.to(device), conditions or {})
+    gap_ids = model.layout.gap_ids({c: g.to(device) for c, g in (gaps or {}).items()}, len(frames))
+    return window_loss(model, sequence, gap_ids, precision)
+
+
 @torch.no_grad()
 def held_out_loss(
     model: VideoTransformer, windows: TokenClips, count: int, batch_size: int, precision: str = "float32"
 ) -> float:
     """``window_loss`` averaged over windows ``0 .. count - 1`` of ``windows`` (each video once, then
     again from other start frames; the same windows at every call), in eval mode."""
-    was_training, device = model.training, model.head.weight.device
+    was_training = model.training
     model.eval()
     total = 0.0
     for first in range(0, count, batch_size):
         batch = torch.utils.data.default_collate(
             [windows[d] for d in range(first, min(first + batch_size, count))]
         )
-        sequence = model.layout.join(batch["frames"].to(device), batch["conditions"])
-        gaps = model.layout.gap_ids({c: g.to(device) for c, g in batch["gaps"].items()}, len(sequence))
-        total += float(window_loss(model, sequence, gaps, precision)) * len(sequence)
+        loss = batch_loss(model, batch["frames"], batch["conditions"], batch["gaps"], precision)
+        total += float(loss) * len(batch["frames"])
     model.train(was_training)
     return total / count
 
