@@ -23,6 +23,7 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from control_toyworld import DATA
+from transformer_toyworld import frame_scores
 
 from ccvs_core.data.clips import ClipDataset
 from ccvs_core.pipeline import CCVSPipeline
@@ -50,9 +51,8 @@ def cell_losses(pipeline: CCVSPipeline, data: Path, videos: int) -> tuple[float,
         conditions, targets, _ = pipeline.condition_tokens(raw, n, 1, tokens.device)  # as `generate` does
         logits = pipeline.transformer(layout.join(tokens, conditions), gaps=layout.gap_ids(targets, 1))
         for t in range(1, n):
-            start = layout.frame_tokens_start(t)  # logit i scores token i + 1
             loss = torch.nn.functional.cross_entropy(
-                logits[0, start - 1 : start - 1 + h * w].float(), tokens[0, t].flatten(), reduction="none"
+                frame_scores(layout, logits, t)[0], tokens[0, t].flatten(), reduction="none"
             ).view(h, w)
             x, y = clip.state[t].tolist()
             distance = np.maximum(np.abs((columns + 0.5) * cell - x), np.abs((rows + 0.5) * cell - y))

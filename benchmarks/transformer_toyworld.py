@@ -179,8 +179,7 @@ def next_frame_tokens(pipeline: CCVSPipeline, real: torch.Tensor) -> str:
     logits = pipeline.transformer(sequence)
     hits, copies, losses = [], [], []
     for t in range(1, layout.num_frames):  # frame 0 has no previous frame to copy
-        start = layout.frame_tokens_start(t)
-        scores = logits[:, start - 1 : start - 1 + layout.tokens_per_frame].float()  # entry i scores i + 1
+        scores = frame_scores(layout, logits, t)
         truth = tokens[:, t].flatten(1)
         hits.append((scores.argmax(-1) == truth).float().mean())
         copies.append((tokens[:, t - 1].flatten(1) == truth).float().mean())
@@ -190,6 +189,13 @@ def next_frame_tokens(pipeline: CCVSPipeline, real: torch.Tensor) -> str:
         f"loss {float(torch.stack(losses).mean()):.3f}, likeliest token right {float(torch.stack(hits).mean()):.3f}, "
         f"previous frame's token right {float(torch.stack(copies).mean()):.3f}"
     )
+
+
+def frame_scores(layout, logits: torch.Tensor, t: int) -> torch.Tensor:
+    """The transformer's logits ``[B, L, V]`` -> its scores of frame t's tokens ``[B, h*w, V]`` (float):
+    the entry before a token scores it."""
+    start = layout.frame_tokens_start(t)
+    return logits[:, start - 1 : start - 1 + layout.tokens_per_frame].float()
 
 
 if __name__ == "__main__":
