@@ -56,6 +56,18 @@ class Slot:
         ``vocab_size`` must be the codebook size: its embedding rows start as copies of the frame
         tokens' (of the trained model's, with ``--init-from``), so what the model knows of each code
         carries over instead of being learnt again.
+    points_at: "x" or "y": each token value names a place along that axis of the frame (value v of
+        ``vocab_size`` covers the fraction ``(v + 0.5) / vocab_size`` of the width or height: quantized
+        image coordinates, e.g. a trajectory); "cell": value v names frame token v of the token grid
+        (row-major; ``vocab_size`` must be the grid's h * w). Its embedding starts as the frame tokens'
+        position embedding of that column (x), row (y) or cell, so the model starts out knowing where a
+        token points and only learns what is there (a fresh embedding has to discover the grid first).
+    additive: the slot's tokens are also added to the input embedding of every frame token they
+        condition (a video-level slot: all frames; a frame-level one: its frame), through an
+        embedding table of their own that starts at zero (the mean over the slot's tokens), so that a
+        condition steering the whole frame (a class, a sound) reaches every frame token directly
+        instead of only through attention, and a model started ``--init-from`` a trained one starts
+        out computing what that one did.
     """
 
     level: Literal["video", "frame"]
@@ -65,6 +77,8 @@ class Slot:
     timed: bool = False
     predictable: bool = False
     frame_tokens: bool = False
+    points_at: Literal["x", "y", "cell"] | None = None
+    additive: bool = False
 
 
 def validate_slots(owner: str, slots: Any) -> list[Slot]:
@@ -92,6 +106,12 @@ def validate_slots(owner: str, slots: Any) -> list[Slot]:
             raise PluginError(subject, f"{where} is timed; only video-level slots carry their own time")
         if slot.predictable and slot.level != "frame":
             raise PluginError(subject, f"{where} is predictable; only frame-level slots can be predicted")
+        if slot.points_at not in (None, "x", "y", "cell"):
+            raise PluginError(
+                subject, f"{where} has points_at={slot.points_at!r}; it must be 'x', 'y', 'cell' or None"
+            )
+        if slot.points_at is not None and slot.frame_tokens:
+            raise PluginError(subject, f"{where} cannot both hold frame tokens and point at places")
     return list(slots)
 
 

@@ -139,12 +139,14 @@ def generate_frame_tokens(
         position, hidden = cache.length, None
         for p in to_sample:
             if position < p:  # feed what the cache lacks before p: given tokens, the last sampled one
-                hidden = model(sequence[:, position:p], position, cache, gaps, hidden=True)[:, -1]
+                hidden = model(sequence[:, position:p], position, cache, gaps, hidden=True, window=sequence)[
+                    :, -1
+                ]
                 position = p
             head = model.head_for(int(layout.slot_ids[p]))
             sequence[:, p] = sample_tokens(head(hidden), sampling, generators)
             if p < to_sample[-1]:  # the chunk's last sampled token is fed with the next chunk
-                hidden = model(sequence[:, p : p + 1], p, cache, gaps, hidden=True)[:, -1]
+                hidden = model(sequence[:, p : p + 1], p, cache, gaps, hidden=True, window=sequence)[:, -1]
                 position = p + 1
         for s in sampled_slots:
             condition, name = s.key.split(".", 1)

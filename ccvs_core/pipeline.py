@@ -102,7 +102,16 @@ class CCVSPipeline(torch.nn.Module):
         layout = build_layout(autoencoder.config, transformer_config, frame_size, conditions)
         transformer = VideoTransformer(transformer_config, layout, autoencoder.config.codebook_size)
         pipeline = cls(autoencoder, transformer, frame_size, conditions, float(data.get("fps", 10.0)))
-        load_module(pipeline, load_tensors(folder / WEIGHTS_FILE), folder / WEIGHTS_FILE)
+        try:
+            load_module(pipeline, load_tensors(folder / WEIGHTS_FILE), folder / WEIGHTS_FILE)
+        except CheckpointError as err:
+            changed = _changed_plugins(data.get("conditions", {}), conditions)
+            if err.hint or not changed:
+                raise
+            # a plugin whose slots changed between versions makes other tensors: say which one
+            raise CheckpointError(
+                err.subject, err.problem, f"made with {changed}: its slots may have changed since"
+            ) from err
         return pipeline.to(device).eval()
 
     def context_tokens(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -318,6 +327,17 @@ def build_layout(
 ) -> SequenceLayout:
     slots = [(name, slot) for name, c in conditions.items() for slot in c.slots()]
     return SequenceLayout(autoencoder.token_grid(frame_size), transformer.window, slots)
+
+
+def _changed_plugins(records: Mapping[str, Any], conditions: Mapping[str, Condition]) -> str:
+    """'pkg 0.2.0 (installed: 0.3.0), ...' for every condition whose package version differs from the
+    one the pipeline recorded; '' if none does."""
+    changed = []
+    for name, condition in conditions.items():
+        recorded, installed = records[name].get("version"), _condition_record(condition)["version"]
+        if recorded != installed:
+            changed.append(f"{records[name].get('package', name)} {recorded} (installed: {installed})")
+    return ", ".join(changed)
 
 
 def _condition_record(condition: Condition) -> dict:

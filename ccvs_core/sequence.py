@@ -41,6 +41,10 @@ class SlotInfo:
     timed: bool = False
     predictable: bool = False
     frame_tokens: bool = False  # its tokens are frame tokens: embeddings start as the frame tokens'
+    points_at: Literal["x", "y", "cell"] | None = (
+        None  # its tokens are coordinates: embeddings start as places
+    )
+    additive: bool = False  # also added to the embeddings of the frame tokens it conditions
 
     @property
     def condition(self) -> str | None:
@@ -79,6 +83,8 @@ class SequenceLayout:
                     slot.timed,
                     slot.predictable,
                     slot.frame_tokens,
+                    slot.points_at,
+                    slot.additive,
                 )
             )
         video = [s for s in self.slots if s.level == "video"]

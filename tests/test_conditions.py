@@ -132,6 +132,10 @@ def test_decorator_refuses_invalid_classes_with_a_clear_error(registry):
         registry.register("bad")(make_condition([Slot("frame", 1, 3, timed=True)]))
     with pytest.raises(PluginError, match="declared twice"):
         registry.register("bad")(make_condition([Slot("frame", 1, 3), Slot("video", 1, 3)]))
+    with pytest.raises(PluginError, match="points_at='z'; it must be 'x', 'y', 'cell' or None"):
+        registry.register("bad")(make_condition([Slot("frame", 1, 3, points_at="z")]))
+    with pytest.raises(PluginError, match="cannot both hold frame tokens and point at places"):
+        registry.register("bad")(make_condition([Slot("video", 1, 3, frame_tokens=True, points_at="x")]))
     with pytest.raises(PluginError, match="non-empty list"):
         registry.register("bad")(make_condition([]))
     with pytest.raises(PluginError, match="lowercase"):

@@ -137,3 +137,60 @@ def test_a_frame_token_slot_must_use_the_codebook():
     wrong = ("endframe", Slot("video", 4, 8, timed=True, frame_tokens=True))
     with pytest.raises(PluginError, match=r"condition 'endframe'.*vocab_size 8; the codebook has 16"):
         model([wrong])
+
+
+POINT_X = ("track", Slot("frame", 1, 8, name="x", points_at="x"))
+POINT_Y = ("track", Slot("frame", 1, 2, name="y", points_at="y"))
+
+
+def places(m):
+    """The frame tokens' position embeddings as the grid ``[h, w, D]``."""
+    h, w = m.layout.grid
+    return m.index.weight[: h * w].view(h, w, -1)
+
+
+def test_coordinate_slots_start_as_the_places_they_point_at():
+    m = model([POINT_X, POINT_Y])  # a 2 x 2 grid
+    grid = places(m)
+    x_rows, _ = rows(m, "track.x")
+    y_rows, _ = rows(m, "track.y")
+    own = m.index.weight[0]  # each slot's single token sits at in-slot position 0
+    # 8 x-bins over 2 columns: bins 0-1 at or left of column 0's centre, 6-7 at or right of column 1's
+    columns = grid.mean(0)  # [w, D]: a column's mean over its rows
+    for v in (0, 1):
+        assert torch.allclose(x_rows[v] + own, columns[0], atol=1e-6)
+    for v in (6, 7):
+        assert torch.allclose(x_rows[v] + own, columns[1], atol=1e-6)
+    # bin 3 covers (3.5 / 8) of the width: a quarter of the way from column 0's centre to column 1's
+    assert torch.allclose(x_rows[3] + own, 0.625 * columns[0] + 0.375 * columns[1], atol=1e-6)
+    # 2 y-bins over 2 rows: one each, a row's mean over its columns
+    assert torch.allclose(y_rows + own, grid.mean(1), atol=1e-6)
+
+
+def test_new_coordinate_slots_point_at_the_trained_places():
+    source = model([], window=4, seed=1)
+    with torch.no_grad():
+        source.index.weight.mul_(10.0)  # "trained": unlike any fresh initialisation
+    target = model([POINT_X], window=4, seed=2)
+    transfer = transfer_weights(source, target, "src")
+    assert transfer.new == ("track.x",) and transfer.from_places == ("track.x",)
+    x_rows, _ = rows(target, "track.x")
+    assert torch.allclose(x_rows[0] + source.index.weight[0], places(source).mean(0)[0], atol=1e-5)
+    # a slot the source already had keeps its trained rows
+    again = model([POINT_X], window=4, seed=3)
+    assert transfer_weights(target, again, "src").from_places == ()
+    assert torch.equal(rows(again, "track.x")[0], x_rows)
+
+
+def test_additive_rows_carry_over_and_new_ones_start_at_zero():
+    additive_class = ("class", Slot("video", 1, 4, additive=True))
+    source = model([additive_class], seed=1)
+    with torch.no_grad():
+        source.add.weight.normal_()  # "trained"
+    target = model([STATE, additive_class], window=4, seed=2)
+    transfer_weights(source, target, "src")
+    assert torch.equal(target.add.weight, source.add.weight)  # the class's rows, where they now sit
+    # a slot made additive only now (the source read it from the sequence alone) starts at zero
+    now = model([additive_class], seed=3)
+    transfer_weights(model([CLASS], seed=4), now, "src")
+    assert now.add.weight.abs().sum() == 0

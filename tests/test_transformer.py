@@ -9,13 +9,23 @@ from ccvs_core.models.transformer import VideoTransformer, next_token_loss
 from ccvs_core.sequence import SequenceLayout
 
 SLOTS = [("class", Slot("video", 1, 5)), ("state", Slot("frame", 2, 16))]
+ADDITIVE = [("class", Slot("video", 1, 5, additive=True)), ("state", Slot("frame", 2, 16, additive=True))]
 
 
-@pytest.fixture
-def model():
+def make_model(slots):
     torch.manual_seed(0)
-    layout = SequenceLayout((2, 3), 3, SLOTS)
-    return VideoTransformer(preset(TransformerConfig, "tiny", window=3), layout, frame_vocab=11).eval()
+    layout = SequenceLayout((2, 3), 3, slots)
+    model = VideoTransformer(preset(TransformerConfig, "tiny", window=3), layout, frame_vocab=11).eval()
+    if model.add is not None:
+        with torch.no_grad():
+            model.add.weight.normal_(0, 0.5)  # "trained": they start at zero
+    return model
+
+
+@pytest.fixture(params=["in sequence", "additive"])
+def model(request):
+    """The same layout with its conditions read only from the sequence, or also added to frame tokens."""
+    return make_model(SLOTS if request.param == "in sequence" else ADDITIVE)
 
 
 def random_sequence(model, batch=2, seed=0):
@@ -58,7 +68,7 @@ def test_cache_gives_the_same_logits_as_recomputing(model):
     cache = model.new_cache(batch=2)
     steps = [model(sequence[:, :4], 0, cache)]  # a prefix at once, then one token at a time
     for position in range(4, model.layout.length):
-        steps.append(model(sequence[:, position : position + 1], position, cache))
+        steps.append(model(sequence[:, position : position + 1], position, cache, window=sequence))
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
     with pytest.raises(ValueError, match="the cache holds"):
         model(sequence[:, :1], 0, cache)
@@ -77,7 +87,8 @@ def test_greedy_decoding_with_the_cache_matches_recomputation(model):
     for position in range(start, model.layout.length):
         if is_frame[position]:
             cached[:, position] = scores.argmax(-1)
-        scores = model(cached[:, position : position + 1], position, cache)[:, -1]  # one position per step
+        # one position per step (additive slots read their tokens from the window decoded so far)
+        scores = model(cached[:, position : position + 1], position, cache, window=cached)[:, -1]
     assert torch.equal(recomputed, cached)
     assert not torch.equal(cached, sequence)  # something was decoded
 
@@ -143,3 +154,29 @@ def test_predictable_slots_have_their_own_head_and_loss():
     assert len(plain.slot_heads) == 0
     sequence = plain.layout.join(torch.zeros(1, 3, 2, 2, dtype=torch.long), {})
     assert slot_token_loss(plain, plain(sequence, hidden=True), sequence) == 0
+
+
+def test_additive_slots_reach_their_frames_tokens_and_start_at_zero():
+    fresh = VideoTransformer(
+        preset(TransformerConfig, "tiny", window=3), SequenceLayout((2, 3), 3, ADDITIVE), frame_vocab=11
+    )
+    assert fresh.add.weight.abs().sum() == 0  # a new additive slot changes nothing at first
+    model = make_model(ADDITIVE)
+    layout = model.layout
+    sequence = random_sequence(model)
+    embedded = model.embed(sequence)
+    # frame 1's state: only frame 1's frame tokens (and the state tokens themselves) change
+    changed = sequence.clone()
+    state_1 = layout.positions("state.tokens")[1]
+    changed[:, state_1] = (changed[:, state_1] + 1) % 16
+    moved = (model.embed(changed) - embedded).abs().sum((0, 2)) > 0
+    frame_1 = layout.positions("frame")[1].flatten()
+    assert moved.nonzero().flatten().tolist() == sorted([*state_1.tolist(), *frame_1.tolist()])
+    # the class: every frame token
+    changed = sequence.clone()
+    changed[:, layout.positions("class.tokens")] = (changed[:, layout.positions("class.tokens")] + 1) % 5
+    moved = (model.embed(changed) - embedded).abs().sum((0, 2)) > 0
+    assert moved[layout.predicted].all() and moved.sum() == int(layout.predicted.sum()) + 1
+    # incremental decoding must hand the window over: a position alone does not say its frame's tokens
+    with pytest.raises(ValueError, match="pass the whole window"):
+        model(sequence[:, 5:6], 5)

@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
             + (" (timed)" if s.timed else "")
             + (" (predictable)" if s.predictable else "")
             + (" (frame tokens)" if s.frame_tokens else "")
+            + (f" (points at {s.points_at})" if s.points_at else "")
+            + (" (additive)" if s.additive else "")
             for s in entry.slots
         )
         status = "[green]ok[/]" if entry.ok else f"[red]skipped: {escape(entry.error or '')}[/]"

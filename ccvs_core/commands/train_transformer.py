@@ -38,15 +38,16 @@ is faster; elsewhere it can be slower than float32, the default.
 plugin reads its data from each training video (state.json, audio.wav, layout.json, meta.json's
 class, the frames), its tokens are cached in OUT/tokens/, and every window reads them before its
 frames. --cond NAME:KEY=VALUE,KEY=VALUE sets fields of the condition's config (VALUE is JSON, or a
-plain string), e.g. --cond state:bins=64. The pipeline then needs the same conditions at
-`ccvs generate` time.
+plain string), e.g. --cond state:offset_bins=8 or --cond state:encoding=xy,bins=128. The pipeline
+then needs the same conditions at `ccvs generate` time.
 
 --init-from DIR starts the run from the transformer of a trained pipeline (a folder `ccvs generate
 --model` takes) instead of from scratch: to add a condition to a trained model, or to go on training
 it on other videos. The model's size comes from DIR (--layers, --heads, --width must agree with it;
 --window may differ), the pipeline must have been trained on the same --autoencoder, and the slots
 both models share (frame tokens, and conditions of the same name and size) keep their weights; the
-new condition slots start fresh. Resuming reads the latest checkpoint, not DIR.
+new condition slots start fresh (an end frame's rows as the frame tokens', a state's as the places
+it points at). Resuming reads the latest checkpoint, not DIR.
 """
 
 

@@ -24,11 +24,13 @@ _SHAPE_FIELDS = ("layers", "heads", "width", "mlp_ratio")
 @attrs.frozen
 class Transfer:
     """What ``transfer_weights`` did: slot keys whose rows were copied, the new ones, and the new ones
-    whose token rows start as the trained frame tokens' (``Slot.frame_tokens``: the end frame)."""
+    whose token rows start as the trained frame tokens' (``Slot.frame_tokens``: the end frame) or as
+    the trained places they point at (``Slot.points_at``: the state)."""
 
     shared: tuple[str, ...]
     new: tuple[str, ...]
     from_frames: tuple[str, ...] = ()
+    from_places: tuple[str, ...] = ()
 
 
 @torch.no_grad()
@@ -66,15 +68,21 @@ def transfer_weights(
         match = old.get(slot.key)
         if match is None or match.vocab_size != slot.vocab_size or match.length != slot.length:
             new.append(slot.key)
-            continue  # fresh rows; a frame_tokens slot's are set from the copied frame rows below
+            continue  # fresh rows; frame_tokens and points_at slots' are set from copied rows below
         shared.append(slot.key)
         target.slot.weight[slot.id] = source.slot.weight[match.id]
         target.token.weight[target.token_rows(slot.id)] = source.token.weight[source.token_rows(match.id)]
+        if slot.additive and match.additive:  # (a slot made additive only now starts at zero)
+            target.add.weight[target.additive_rows(slot.id)] = source.add.weight[
+                source.additive_rows(match.id)
+            ]
         if str(slot.id) in target.slot_heads and str(match.id) in source.slot_heads:
             target.slot_heads[str(slot.id)].load_state_dict(source.slot_heads[str(match.id)].state_dict())
     # from the trained frame rows, now in target: a new end frame reads codes the model knows
     from_frames = target.copy_frame_embeddings(only=new)
-    return Transfer(tuple(shared), tuple(new), tuple(from_frames))
+    # and from the trained position embeddings: new coordinates point at places the model knows
+    from_places = target.point_embeddings(only=new)
+    return Transfer(tuple(shared), tuple(new), tuple(from_frames), tuple(from_places))
 
 
 def _copy_rows(source: torch.Tensor, target: torch.Tensor) -> None:

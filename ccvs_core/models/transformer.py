@@ -95,6 +95,13 @@ class VideoTransformer(nn.Module):
                     f"slot '{s.key}' holds frame tokens but has vocab_size {s.vocab_size}; "
                     f"the codebook has {frame_vocab}",
                 )
+            cells = layout.tokens_per_frame
+            if s.points_at == "cell" and s.vocab_size != cells:
+                raise PluginError(
+                    f"condition '{s.condition}'",
+                    f"slot '{s.key}' points at cells but has vocab_size {s.vocab_size}; "
+                    f"the token grid {layout.grid} has {cells}",
+                )
         self.vocabs = [frame_vocab] + [s.vocab_size for s in layout.slots[1:]]  # per slot id
         vocabs = self.vocabs
         offsets = torch.tensor([0, *vocabs[:-1]]).cumsum(0)  # first row of each slot's vocabulary
@@ -117,8 +124,19 @@ class VideoTransformer(nn.Module):
         self.slot_heads = nn.ModuleDict(
             {str(s.id): Linear(config.width, s.vocab_size, bias=False) for s in layout.slots if s.predictable}
         )
+        # additive slots (a class, a sound) also reach the frame tokens they condition directly, through
+        # rows of their own that start at zero: the model starts as if they were not there
+        self.additive = [s for s in layout.condition_slots if s.additive]
+        sizes = [s.vocab_size for s in self.additive]
+        self.add = nn.Embedding(sum(sizes), config.width) if self.additive else None
+        self.register_buffer(
+            "frame_time", torch.where(layout.slot_ids == 0, layout.times, -1), persistent=False
+        )  # [L]: the frame of each frame token, -1 elsewhere
         self.apply(_init_weights)
+        if self.add is not None:
+            nn.init.zeros_(self.add.weight)
         self.copy_frame_embeddings()
+        self.point_embeddings()
 
     def token_rows(self, slot_id: int) -> slice:
         """The rows of ``self.token`` that embed the tokens of slot ``slot_id``."""
@@ -137,6 +155,60 @@ class VideoTransformer(nn.Module):
                 copied.append(s.key)
         return copied
 
+    @torch.no_grad()
+    def point_embeddings(self, only: Collection[str] | None = None) -> list[str]:
+        """Set the token rows of every ``points_at`` slot (those whose key is in ``only``, if given) to the
+        places they name: value v of a slot pointing at x becomes the mean position embedding of the
+        frame tokens in the column at ``(v + 0.5) / vocab_size`` of the width (linearly between two
+        columns' means; y: rows; "cell": frame token v's own), less the slot's own position
+        embedding, so that token + position embedding of the slot is the place's. Returns the slots'
+        keys."""
+        h, w = self.layout.grid
+        places = self.index.weight[: h * w].view(h, w, -1)
+        pointed = []
+        for s in self.layout.condition_slots:
+            if s.points_at is None or (only is not None and s.key not in only):
+                continue
+            if s.points_at == "cell":
+                rows = places.flatten(0, 1)  # [h * w, D]: value v is frame token v
+            else:
+                lines = places.mean(0) if s.points_at == "x" else places.mean(1)  # [w or h, D]
+                size = len(lines)
+                u = (torch.arange(s.vocab_size, device=lines.device) + 0.5) * size / s.vocab_size - 0.5
+                u = u.clamp(0, size - 1)  # value -> fractional column (row) index
+                low = u.floor().long()
+                high = (low + 1).clamp(max=size - 1)
+                frac = (u - low)[:, None].to(lines.dtype)
+                rows = lines[low] * (1 - frac) + lines[high] * frac  # [vocab, D]
+            own = self.index.weight[: s.length].mean(0)  # the slot's own in-slot positions
+            self.token.weight[self.token_rows(s.id)] = rows - own
+            pointed.append(s.key)
+        return pointed
+
+    def additive_rows(self, slot_id: int) -> slice:
+        """The rows of ``self.add`` that embed the tokens of the additive slot ``slot_id``."""
+        first = 0
+        for s in self.additive:
+            if s.id == slot_id:
+                return slice(first, first + s.vocab_size)
+            first += s.vocab_size
+        raise KeyError(f"slot {slot_id} is not additive")
+
+    def _additive(self, window: torch.Tensor, positions: slice) -> torch.Tensor:
+        """What the additive slots add to positions ``positions`` ``[B, n, D]``: at a frame token of frame
+        t, the mean embedding of each slot's tokens for frame t (video-level slots: their tokens),
+        summed over the slots; zero elsewhere. ``window [B, L]``: the window's whole sequence."""
+        total = 0
+        for s in self.additive:
+            rows = self.additive_rows(s.id)
+            found = window[:, self.layout.positions(s.key).to(window.device)]  # [B, N, length] or [B, length]
+            embedded = self.add(found + rows.start).mean(-2)  # [B, N, D] or [B, D]
+            if s.level == "video":
+                embedded = embedded[:, None].expand(-1, self.layout.num_frames, -1)
+            total = total + embedded
+        t = self.frame_time[positions]  # [n]
+        return total[:, t.clamp(min=0)] * (t >= 0)[None, :, None].to(total.dtype)
+
     def head_for(self, slot_id: int) -> nn.Linear:
         """The output head that scores tokens of slot ``slot_id`` (frame tokens: ``head``)."""
         return self.head if slot_id == 0 else self.slot_heads[str(slot_id)]
@@ -147,12 +219,21 @@ class VideoTransformer(nn.Module):
         weight = self.head.weight
         return KVCache(c.layers, batch, c.heads, c.width // c.heads, capacity, weight.device, weight.dtype)
 
-    def embed(self, tokens: torch.Tensor, start: int = 0, gaps: torch.Tensor | None = None) -> torch.Tensor:
-        """Token + slot + time + in-slot position embeddings of positions ``start .. start + n`` ``[B, n, D]``.
+    def embed(
+        self,
+        tokens: torch.Tensor,
+        start: int = 0,
+        gaps: torch.Tensor | None = None,
+        window: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Token + slot + time + in-slot position embeddings of positions ``start .. start + n`` ``[B, n, D]``
+        (+ the additive slots' embeddings at frame tokens).
 
         gaps: ``[B, L]`` from ``SequenceLayout.gap_ids``, required when the layout has timed slots: their
         positions embed the gap between the window's first frame and their target frame (Appendix E:
         "the positional embedding of the end frame reflects the gap"), clamped to ``max_gap``.
+        window: ``[B, L]``, the whole window's sequence, required when the layout has additive slots and
+        ``tokens`` does not start the window (incremental decoding): their tokens are read from it.
         """
         positions = slice(start, start + tokens.shape[1])
         time = self.time(self.time_ids[positions])  # [n, D]
@@ -162,12 +243,19 @@ class VideoTransformer(nn.Module):
                 raise ValueError("this layout has timed slots: pass their gaps (SequenceLayout.gap_ids)")
             gap = self.gap(gaps[:, positions].clamp(0, self.config.max_gap))  # [B, n, D]
             time = torch.where(timed[:, None], gap, time)
-        return (
+        x = (
             self.token(tokens + self.token_offset[positions])
             + self.slot(self.slot_ids[positions])
             + time
             + self.index(self.index_ids[positions])
         )
+        if self.add is not None:
+            if window is None:  # a prefix holds every additive token its own frame tokens need
+                if start != 0:
+                    raise ValueError("this layout has additive slots: pass the whole window's sequence")
+                window = F.pad(tokens, (0, self.layout.length - tokens.shape[1]))
+            x = x + self._additive(window, positions)
+        return x
 
     def forward(
         self,
@@ -176,10 +264,11 @@ class VideoTransformer(nn.Module):
         cache: KVCache | None = None,
         gaps: torch.Tensor | None = None,
         hidden: bool = False,
+        window: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits ``[B, n, frame_vocab]`` for tokens ``[B, n]`` at positions ``start .. start + n``; entry i
         scores the frame token at position ``start + i + 1``. With a cache, ``start`` must equal its length.
-        ``gaps``: see ``embed``. ``hidden``: return the final normalised states ``[B, n, D]`` instead, for
+        ``gaps``, ``window``: see ``embed``. ``hidden``: return the final normalised states ``[B, n, D]`` instead, for
         ``head_for`` (predictable condition slots)."""
         if start + tokens.shape[1] > self.layout.length:
             raise ValueError(
@@ -187,7 +276,7 @@ class VideoTransformer(nn.Module):
             )
         if cache is not None and cache.length != start:
             raise ValueError(f"the cache holds {cache.length} positions, the tokens start at {start}")
-        x = self.dropout(self.embed(tokens, start, gaps))
+        x = self.dropout(self.embed(tokens, start, gaps, window))
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer)
         if cache is not None:

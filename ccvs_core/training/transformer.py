@@ -373,6 +373,11 @@ class TransformerTrainer:
                     if transfer.from_frames
                     else ""
                 )
+                + (
+                    f" ({', '.join(transfer.from_places)} from the places they point at)"
+                    if transfer.from_places
+                    else ""
+                )
             )
 
     def _resume(self, path: Path) -> None:
