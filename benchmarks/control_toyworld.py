@@ -75,10 +75,10 @@ TRAINING = {
     "precision": "bfloat16",
 }  # fmt: skip
 VARIANTS = ("none", "state", "audio", "layout", "endframe", "class")
-# each condition's settings for toyworld; the state's bins keep the paper's 2 pixels a bin (128 bins
-# over BAIR's 256 pixels): its default 128 bins over toyworld's 64 pixels would be half a pixel a
-# bin, 128 embeddings per coordinate to learn where 32 say as much
-SETTINGS = {"state": {"bins": 32}}
+# each condition's settings for toyworld; the state's offsets keep the paper's 2 pixels a bin (128
+# bins over BAIR's 256 pixels): 4 x 4 offsets in a cell of 8 pixels (its "cell" encoding, the
+# default; until 2026-11-30's sixth session the paper's x/y bins, 32 over 64 pixels: not read)
+SETTINGS = {"state": {"offset_bins": 4}}
 # the measure each condition should improve, and its sign (+1: higher is better)
 OWN_MEASURE = {"state": ("gripper", -1), "audio": ("striker", -1), "layout": ("layout", 1),
                "endframe": ("end", 1), "class": ("class", 1)}  # fmt: skip

@@ -1,9 +1,18 @@
 """ccvs condition 'state': a 2D position per frame — a robot gripper, a ball, any tracked point (Sec. 4
 BAIR, Table 3 "+ state").
 
-The trajectory is resampled (linear interpolation) to the video's frame times, then x and y are each
-quantized to ``bins`` bins over the frame's width and height: 2 tokens per frame (the authors'
-setting: 128 bins). Training reads each video's ``state.json`` (already mapped to the training frames).
+The trajectory is resampled (linear interpolation) to the video's frame times, then turned into 2
+tokens per frame, one of two ways (``StateConfig.encoding``):
+
+- ``"cell"`` (default): slot ``cell``, the frame token the position falls in (the autoencoder's
+  h x w grid), and slot ``offset``, where in that cell (``offset_bins`` x ``offset_bins``). The cell
+  token's embedding starts as that frame token's position embedding (``Slot.points_at="cell"``): a
+  model reads it from its first steps, as a layout is read.
+- ``"xy"`` (the authors' setting, with 128 bins): slots ``x`` and ``y``, each coordinate quantized to
+  ``bins`` bins over the frame's width / height, embeddings starting at their column / row.
+
+``benchmarks/control_toyworld.py`` measured both. Training reads each video's ``state.json`` (already
+mapped to the training frames).
 """
 
 from __future__ import annotations
@@ -11,23 +20,25 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import numpy as np
 import torch
 
-from ccvs_core import Condition, Config, InputError, Slot, Timeline, at_least
+from ccvs_core import Condition, ConditionContext, Config, InputError, PluginError, Slot, Timeline, at_least
 from ccvs_core.data.clips import FrameGeometry
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 @attrs.frozen(kw_only=True)
 class StateConfig(Config):
-    bins: int = attrs.field(
-        default=128, validator=at_least(2)
-    )  # quantization bins per coordinate (paper: 128)
+    encoding: Literal["cell", "xy"] = "cell"  # see the module's docstring
+    bins: int = attrs.field(default=128, validator=at_least(2))  # "xy": bins per coordinate (paper: 128)
+    offset_bins: int = attrs.field(default=4, validator=at_least(1))  # "cell": bins per axis within a cell
+    # "cell": the pipeline's frame token grid (set from the autoencoder in training)
+    grid: tuple[int, int] = attrs.field(default=(8, 8), validator=at_least(1))
 
 
 @attrs.frozen(eq=False)
@@ -95,12 +106,26 @@ def read_trajectory(path: str | Path, frame_size: tuple[int, int] | None = None)
 
 
 class StateCondition(Condition):
-    """One frame-level slot ``tokens``: 2 tokens per frame, x and y each quantized to ``bins`` bins."""
+    """Two frame-level slots, one token each per frame: ``cell`` and ``offset`` (encoding "cell") or
+    ``x`` and ``y`` (encoding "xy"); see the module's docstring."""
 
     config_class = StateConfig
 
     def slots(self) -> list[Slot]:
-        return [Slot("frame", 2, self.config.bins)]
+        c = self.config
+        if c.encoding == "cell":
+            h, w = c.grid
+            return [
+                Slot("frame", 1, h * w, name="cell", points_at="cell"),
+                Slot("frame", 1, c.offset_bins**2, name="offset"),
+            ]
+        return [
+            Slot("frame", 1, c.bins, name="x", points_at="x"),
+            Slot("frame", 1, c.bins, name="y", points_at="y"),
+        ]
+
+    def configure(self, videos: Any, context: ConditionContext) -> Config:
+        return self.config.replace(grid=tuple(context.token_grid))
 
     def parse(self, spec: str) -> Trajectory:
         size = self.context.frame_size if self.context is not None else None
@@ -117,17 +142,49 @@ class StateCondition(Condition):
         if not isinstance(raw, Trajectory):
             raise InputError("state", f"expects a Trajectory (read_trajectory), got {type(raw).__name__}")
         xy = raw.at(timeline.frame_times())  # [T, 2] frame pixels
-        height, width = self.require_context().frame_size
-        return {"tokens": torch.from_numpy(self.quantize(xy, (height, width)))[None]}
+        context = self.require_context()
+        if self.config.encoding == "cell" and tuple(context.token_grid) != tuple(self.config.grid):
+            raise PluginError(
+                "condition 'state'",
+                f"configured for a {self.config.grid} token grid, the pipeline's autoencoder makes "
+                f"{tuple(context.token_grid)}",
+            )
+        a, b = torch.from_numpy(self.quantize(xy, context.frame_size))[None].unbind(-1)  # [1, T] each
+        names = ("cell", "offset") if self.config.encoding == "cell" else ("x", "y")
+        return {names[0]: a[..., None], names[1]: b[..., None]}
 
     def quantize(self, xy: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
-        """Positions ``[..., 2]`` in pixels of a ``frame_size`` (height, width) frame -> bins ``[..., 2]``
-        (positions outside the frame fall in the edge bins)."""
+        """Positions ``[..., 2]`` in pixels of a ``frame_size`` (height, width) frame -> the two tokens
+        ``[..., 2]``: (cell, offset) or (x bin, y bin) (positions outside the frame fall at its edge)."""
         height, width = frame_size
-        scaled = np.asarray(xy, dtype=np.float64) / np.array([width, height]) * self.config.bins
-        return np.clip(np.floor(scaled), 0, self.config.bins - 1).astype(np.int64)
+        rows, columns = self._steps()
+        scaled = np.asarray(xy, dtype=np.float64) / np.array([width, height]) * np.array([columns, rows])
+        x, y = (
+            np.clip(np.floor(scaled[..., i]), 0, n - 1).astype(np.int64)
+            for i, n in enumerate((columns, rows))
+        )
+        if self.config.encoding == "xy":
+            return np.stack([x, y], axis=-1)
+        w, k = self.config.grid[1], self.config.offset_bins
+        return np.stack([(y // k) * w + x // k, (y % k) * k + x % k], axis=-1)
 
-    def dequantize(self, bins: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
-        """Bins ``[..., 2]`` -> the pixel positions of the bins' centres (the inverse of ``quantize``)."""
+    def dequantize(self, tokens: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+        """The two tokens ``[..., 2]`` -> the pixel positions of their bins' centres (the inverse of
+        ``quantize``)."""
         height, width = frame_size
-        return (np.asarray(bins, dtype=np.float64) + 0.5) / self.config.bins * np.array([width, height])
+        rows, columns = self._steps()
+        tokens = np.asarray(tokens, dtype=np.int64)
+        if self.config.encoding == "xy":
+            x, y = tokens[..., 0], tokens[..., 1]
+        else:
+            w, k = self.config.grid[1], self.config.offset_bins
+            cell, offset = tokens[..., 0], tokens[..., 1]
+            x, y = (cell % w) * k + offset % k, (cell // w) * k + offset // k
+        return (np.stack([x, y], axis=-1) + 0.5) / np.array([columns, rows]) * np.array([width, height])
+
+    def _steps(self) -> tuple[int, int]:
+        """(rows, columns) of the finest bins: each coordinate's bins."""
+        if self.config.encoding == "xy":
+            return self.config.bins, self.config.bins
+        h, w = self.config.grid
+        return h * self.config.offset_bins, w * self.config.offset_bins

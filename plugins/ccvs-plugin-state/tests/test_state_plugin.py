@@ -5,9 +5,17 @@ import json
 import numpy as np
 import pytest
 import torch
-from ccvs_plugin_state import StateCondition, StateConfig, Trajectory, read_trajectory
+from ccvs_plugin_state import StateCondition, StateConfig, Trajectory, __version__, read_trajectory
 
-from ccvs_core import ConditionContext, InputError, Timeline, get_condition, list_conditions
+from ccvs_core import (
+    CheckpointError,
+    ConditionContext,
+    InputError,
+    PluginError,
+    Timeline,
+    get_condition,
+    list_conditions,
+)
 from ccvs_core.media import read_frames
 from ccvs_core.pipeline import CCVSPipeline
 from tests.helpers import first_frame_file, generate_cli, train_with_conditions_cli
@@ -18,7 +26,17 @@ def test_discovered_through_its_entry_point():
     assert entry.ok, entry.error
     assert entry.package == "ccvs-plugin-state"
     assert get_condition("state") is StateCondition
-    assert [(s.level, s.length, s.vocab_size) for s in entry.slots] == [("frame", 2, 128)]  # paper setting
+    # 2 tokens per frame: by default a cell of the (default 8 x 8) token grid and an offset within it
+    assert [(s.name, s.level, s.length, s.vocab_size, s.points_at) for s in entry.slots] == [
+        ("cell", "frame", 1, 64, "cell"),
+        ("offset", "frame", 1, 16, None),
+    ]
+    # the paper's setting: x and y from 128 bins each, each pointing along its axis
+    paper = StateCondition(StateConfig(encoding="xy"))
+    assert [(s.name, s.length, s.vocab_size, s.points_at) for s in paper.slots()] == [
+        ("x", 1, 128, "x"),
+        ("y", 1, 128, "y"),
+    ]
 
 
 def with_frame(condition, size=(32, 64)):
@@ -33,18 +51,36 @@ def write(tmp_path, data, name="traj.json"):
 
 
 def test_tokens_are_bins_of_the_resampled_positions(tmp_path):
-    condition = with_frame(StateCondition(StateConfig(bins=8)))  # frame 32 high, 64 wide
+    condition = with_frame(StateCondition(StateConfig(encoding="xy", bins=8)))  # frame 32 high, 64 wide
     # 5 fps trajectory, the video at 10 fps: every other frame is interpolated
     path = write(tmp_path, {"fps": 5, "positions": [[0, 0], [16, 8], [32, 16], [63.9, 31.9]]})
-    tokens = condition.tokenize(condition.parse(str(path)), Timeline(7, 10.0))["tokens"]
-    assert tokens.shape == (1, 7, 2) and tokens.dtype == torch.long
+    slots = condition.tokenize(condition.parse(str(path)), Timeline(7, 10.0))
+    assert slots["x"].shape == slots["y"].shape == (1, 7, 1) and slots["x"].dtype == torch.long
+    tokens = torch.cat([slots["x"], slots["y"]], dim=-1)
     x = np.array([0, 8, 16, 24, 32, 47.95, 63.9])  # x at 0, 0.1, ... 0.6 s
     assert tokens[0, :, 0].tolist() == np.floor(x / 64 * 8).astype(int).tolist()
     assert tokens[0, :, 1].tolist() == np.floor(x / 2 / 32 * 8).astype(int).tolist()
     # later windows start later in the trajectory; outside the frame falls in the edge bins
     later = condition.tokenize(Trajectory(np.array([[-5.0, 100.0]] * 20), 10.0), Timeline(3, 10.0, 4))
-    assert later["tokens"][0].tolist() == [[0, 7]] * 3
+    assert later["x"][0].tolist() == [[0]] * 3 and later["y"][0].tolist() == [[7]] * 3
     assert np.allclose(condition.dequantize(np.array([0, 7]), (32, 64)), [4, 30])
+
+
+def test_cell_tokens_name_the_frame_token_and_the_place_in_it():
+    # frame 32 x 64, token grid 4 x 8: cells of 8 x 8 pixels, 2 x 2 offsets of 4 pixels in each
+    condition = with_frame(StateCondition(StateConfig(offset_bins=2, grid=(4, 8))))
+    xy = np.array([[0.0, 0.0], [13.0, 21.0], [63.9, 31.9], [-5.0, 100.0]])
+    tokens = condition.tokenize(Trajectory(xy, 10.0), Timeline(4, 10.0))
+    assert tokens["cell"].shape == tokens["offset"].shape == (1, 4, 1)
+    # (13, 21): column 1, row 2 -> cell 17; 5 px right, 5 px down in it -> offset (1, 1) = 3
+    assert tokens["cell"][0, :, 0].tolist() == [0, 17, 31, 24]
+    assert tokens["offset"][0, :, 0].tolist() == [0, 3, 3, 2]
+    both = torch.cat([tokens["cell"], tokens["offset"]], -1)[0].numpy()
+    assert np.allclose(condition.dequantize(both, (32, 64))[1], [14, 22])  # the offset bin's centre
+    # a grid other than the pipeline's is refused, naming both
+    other = with_frame(StateCondition(StateConfig(grid=(8, 8))))
+    with pytest.raises(PluginError, match=r"configured for a \(8, 8\) token grid.*makes \(4, 8\)"):
+        other.tokenize(Trajectory(xy, 10.0), Timeline(4, 10.0))
 
 
 def test_size_maps_positions_like_the_context_frames(tmp_path):
@@ -88,9 +124,10 @@ def test_a_trajectory_shorter_than_the_video_is_refused(tmp_path):
 
 
 def test_ccvs_trains_and_generates_with_a_trajectory(stage1, tmp_path, capsys):
-    pipeline_dir = train_with_conditions_cli(stage1, tmp_path / "run", ["state:bins=16"])
+    pipeline_dir = train_with_conditions_cli(stage1, tmp_path / "run", ["state:offset_bins=2"])
     pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
-    assert pipeline.conditions["state"].config.bins == 16
+    config = pipeline.conditions["state"].config
+    assert config.offset_bins == 2 and config.grid == pipeline.transformer.layout.grid
     h, w = pipeline.frame_size
     path = write(tmp_path, {"fps": 10, "positions": [[w * t / 10, h / 2] for t in range(10)]})
     context = first_frame_file(stage1[0])
@@ -100,3 +137,10 @@ def test_ccvs_trains_and_generates_with_a_trajectory(stage1, tmp_path, capsys):
     assert generate_cli(pipeline_dir, tmp_path / "b.mp4", [f"state:{path}"], context=context, frames=12) == 2
     assert "the video needs 1.100 s" in capsys.readouterr().err
     assert not (tmp_path / "b.mp4").exists()
+    # a pipeline whose tensors no longer fit the plugin's slots names the plugin versions
+    config = json.loads((pipeline_dir / "config.json").read_text())
+    config["conditions"]["state"].update(version="0.0.1", config={"encoding": "xy", "bins": 8})
+    (pipeline_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: tensor .* the model expects") as err:
+        CCVSPipeline.from_pretrained(pipeline_dir)
+    assert f"made with ccvs-plugin-state 0.0.1 (installed: {__version__})" in str(err.value)
