@@ -22,7 +22,7 @@ from ccvs_core.weights import load_json, load_module, load_tensors
 from ccvs_plugin_audio.sound import Sound, frame_windows, log_spectrogram, read_sound
 from ccvs_plugin_audio.tokenizer import SoundTokenizer, SoundTokenizerConfig
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 PAD_FLAG = "--pad-audio"
 
 
@@ -33,7 +33,10 @@ class AudioConfig(Config):
 
 
 class AudioCondition(Condition):
-    """One frame-level slot ``tokens``: the sound tokenizer's tokens of each frame's window."""
+    """One frame-level slot ``tokens``: the sound tokenizer's tokens of each frame's window. It is
+    additive (``Slot.additive``): each frame's sound is also added to that frame's token embeddings,
+    since a sound steers whatever makes it wherever it is in the frame (read through attention
+    alone, it was not learnt; benchmarks/control_toyworld.py)."""
 
     config_class = AudioConfig
     cli_flags: ClassVar[dict[str, str]] = {PAD_FLAG: "pad a sound track shorter than the video with silence"}
@@ -43,7 +46,8 @@ class AudioCondition(Condition):
         self.tokenizer = SoundTokenizer(self.config.sound).eval()
 
     def slots(self) -> list[Slot]:
-        return [Slot("frame", self.config.sound.tokens_per_frame, self.config.sound.codebook_size)]
+        sound = self.config.sound
+        return [Slot("frame", sound.tokens_per_frame, sound.codebook_size, additive=True)]
 
     def configure(self, videos: Sequence[Any], context: ConditionContext) -> Config:
         folder = self._tokenizer_folder()

@@ -22,7 +22,8 @@ def test_discovered_through_its_entry_point_with_the_paper_sizes():
     entry = next(e for e in list_conditions() if e.name == "audio")
     assert entry.ok, entry.error
     assert entry.package == "ccvs-plugin-audio" and get_condition("audio") is AudioCondition
-    assert [(s.level, s.length, s.vocab_size) for s in entry.slots] == [("frame", 16, 1024)]
+    # additive: each frame's sound is also added to that frame's tokens
+    assert [(s.level, s.length, s.vocab_size, s.additive) for s in entry.slots] == [("frame", 16, 1024, True)]
 
 
 def test_any_rate_and_channel_count_is_read_and_resampled(tmp_path):

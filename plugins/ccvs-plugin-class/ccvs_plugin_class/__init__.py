@@ -16,7 +16,7 @@ import torch
 
 from ccvs_core import Condition, ConditionContext, Config, InputError, Slot, Timeline
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 @attrs.frozen(kw_only=True)
@@ -25,12 +25,14 @@ class ClassConfig(Config):
 
 
 class ClassCondition(Condition):
-    """One video-level slot ``tokens``: 1 token whose vocabulary is the class list."""
+    """One video-level slot ``tokens``: 1 token whose vocabulary is the class list. It is additive
+    (``Slot.additive``): the class is also added to every frame token's embedding, since it steers
+    the whole video (read through attention alone, it was not learnt; benchmarks/control_toyworld.py)."""
 
     config_class = ClassConfig
 
     def slots(self) -> list[Slot]:
-        return [Slot("video", 1, max(1, len(self.config.classes)))]
+        return [Slot("video", 1, max(1, len(self.config.classes)), additive=True)]
 
     def configure(self, videos: Sequence[Any], context: ConditionContext) -> Config:
         if self.config.classes:

@@ -37,7 +37,7 @@ def test_parse_takes_a_name_or_an_index_and_lists_the_known_ones():
 
 def test_one_token_per_video():
     c = condition("circle", "line")
-    assert c.slots()[0].vocab_size == 2 and c.slots()[0].level == "video"
+    assert c.slots()[0].vocab_size == 2 and c.slots()[0].level == "video" and c.slots()[0].additive
     assert torch.equal(c.tokenize("line", Timeline(7, 10.0))["tokens"], torch.tensor([[1]]))
 
 
