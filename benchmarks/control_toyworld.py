@@ -302,6 +302,41 @@ if __name__ == "__main__":
     main()
 
 RESULTS = """
+2026-11-30 (sixth session), the same protocol (each variant from the stage-2 model, 1,500 steps at lr
+3e-4, bfloat16, 40 test videos x 2 samples; "none" and the layout / end frame runs are the fifth
+session's, unchanged), with three changes in how a condition enters the model:
+
+  python benchmarks/control_toyworld.py --work /work/bench/ae --variants state        # 20 min
+  python benchmarks/control_toyworld.py --work /work/bench/ae --variants audio,class  # 38 min
+
+    model         SSIM t=8   SSIM t=15   PSNR t=8   PSNR t=15   gripper px (state)   striker px (audio)   layout mIoU   end SSIM   class acc.
+    none             0.555       0.495      14.84       13.76                 9.86                 1.42         0.559      0.495         0.25
+    state            0.563       0.501      15.08       14.06                 7.90                 1.42         0.584      0.501         0.28
+    audio            0.557       0.500      14.87       13.78                10.44                 1.37         0.561      0.500         0.24
+    class            0.559       0.498      14.79       13.72                10.22                 1.52         0.565      0.498         0.23
+
+    condition   measure   with it     none   gain (> 0: better)   2 x std. error   better?
+    state       gripper     7.904    9.858               +1.955            0.760   yes
+    audio       striker     1.370    1.422               +0.053            0.066   not significant
+    class       class       0.225    0.250               -0.025            0.080   no
+    layout      layout      0.624    0.559               +0.064            0.009   yes   (fifth session)
+    endframe    end         0.600    0.495               +0.105            0.015   yes   (fifth session)
+
+The state now steers the gripper: 2.0 px closer to the commanded position, 5 standard errors. What
+did it: the state plugin's "cell" encoding (the frame token the position is in, whose embedding
+starts as that token's position embedding: Slot.points_at="cell", plus the offset in the cell).
+Held-out loss 1.921 against none's 1.937 (below it from step 200 on); object_cell_loss.py: 2.460 at
+the gripper against 2.618 (elsewhere 1.469 / 1.478). The paper's x/y bins pointing along their axes
+(Slot.points_at="x"/"y", one slot each; run kept in control-probe/state-xy-points) were hardly read:
+held-out 1.938, gripper cells 2.602, gripper error 9.94 px (-0.08, 2 s.e. 0.49) — a row, a column, is
+not a place the model already attends to; a cell is. Audio and class are now additive
+(Slot.additive: also added to the frame tokens' embeddings from zero-initialised rows) — NOT enough:
+audio's held-out loss equals none's (1.9369), its striker cells 1.241 against 1.255
+(`object_cell_loss.py --object striker`), its gain +0.053 px not significant; class held-out 1.9307
+(in the sequence only: 1.9323; none 1.9369), accuracy at chance. The striker is one or two cells of
+64 that move at a hit, and the class only matters for the first frames of a window; neither signal
+is learnt in 1,500 steps of a model that already predicts toyworld without it.
+
 2026-11-30 (fifth session), `python benchmarks/control_toyworld.py --work /work/bench/ae`: every variant
 started from the stage-2 benchmark's model (4 layers, width 192, trained on the 2,400-video toyworld)
 and trained 1,500 steps in bfloat16 at lr 3e-4 on that toyworld (2 CPU cores, torch 2.9.1; 109 min:
@@ -330,7 +365,7 @@ Layout and, new, the end frame (its embeddings start as the frame tokens': Slot.
 what they should, by many standard errors; state, audio and class do not. The held-out loss in each
 log.jsonl says why: end frame 1.733 against none's 1.937 at step 1,500, class 1.932, but state
 1.9371 and audio 1.9374 against 1.9369 — step for step the same curve as "none": those two models
-do not read their condition at all. `python benchmarks/gripper_cell_loss.py --work /work/bench/ae`
+do not read their condition at all. `python benchmarks/object_cell_loss.py --work /work/bench/ae`
 (teacher-forced loss of the frame tokens in the gripper's cell or next to it, test videos) agrees:
 2.620 there with the state, 2.618 without (1.478 elsewhere, both), though the gripper's tokens are the worst predicted of a frame. The state's 32
 embedding rows barely left their initialisation (std 0.0213, initialised at 0.02). A new condition
@@ -338,7 +373,7 @@ whose tokens must be routed to a few frame tokens is not learnt in 1,500 steps a
 probe below.
 
 Probe (same session; trained ad hoc with this file's recipe but 800 steps at lr 1e-3, into
-/work/bench/ae/control-probe/{state,none}-lr1e-3, then scored with gripper_cell_loss.py --runs):
+/work/bench/ae/control-probe/{state,none}-lr1e-3, then scored with object_cell_loss.py --runs):
 held-out loss 1.9550 with the state, 1.9548 without; gripper-cell loss 2.623 and 2.621 —
 a larger learning rate does not make the state read either. A second probe continued the state
 variant 1,200 more steps at lr 3e-4 (from its pipeline, control-probe/state-3e-4-more): gripper-cell
