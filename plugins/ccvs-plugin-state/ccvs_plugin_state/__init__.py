@@ -149,9 +149,9 @@ class StateCondition(Condition):
                 f"configured for a {self.config.grid} token grid, the pipeline's autoencoder makes "
                 f"{tuple(context.token_grid)}",
             )
-        a, b = torch.from_numpy(self.quantize(xy, context.frame_size))[None].unbind(-1)  # [1, T] each
-        names = ("cell", "offset") if self.config.encoding == "cell" else ("x", "y")
-        return {names[0]: a[..., None], names[1]: b[..., None]}
+        tokens = torch.from_numpy(self.quantize(xy, context.frame_size))[None]  # [1, T, 2]
+        # the two slots in declaration order: (cell, offset) or (x, y)
+        return {slot.name: tokens[..., i : i + 1] for i, slot in enumerate(self.slots())}
 
     def quantize(self, xy: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
         """Positions ``[..., 2]`` in pixels of a ``frame_size`` (height, width) frame -> the two tokens
