@@ -5,7 +5,8 @@ A sound file (WAV, FLAC, OGG, ..., any rate, mono or stereo) is resampled to the
 cut into one window per video frame at the video's fps; each window's log spectrogram goes through the
 sound tokenizer (``ccvs train audio-tokenizer``), giving ``tokens_per_frame`` tokens before every
 frame (the authors' setting: 16 tokens from a 1024-entry codebook). The tokenizer's weights are saved
-in the pipeline, so generation needs only the pipeline.
+in the pipeline, so generation needs only the pipeline. A second slot, ``onset`` (one token per frame,
+no training), says how much louder the frame's window is than the previous one: when a hit starts.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import Any, ClassVar
 import attrs
 import torch
 
-from ccvs_core import Condition, ConditionContext, Config, InputError, Slot, Timeline
+from ccvs_core import Condition, ConditionContext, Config, ConfigError, InputError, Slot, Timeline
+from ccvs_core.config_base import at_least, greater_than
 from ccvs_core.weights import load_json, load_module, load_tensors
-from ccvs_plugin_audio.sound import Sound, frame_windows, log_spectrogram, read_sound
+from ccvs_plugin_audio.sound import Sound, frame_windows, log_spectrogram, onset_tokens, read_sound
 from ccvs_plugin_audio.tokenizer import SoundTokenizer, SoundTokenizerConfig
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 PAD_FLAG = "--pad-audio"
 
 
@@ -30,13 +32,23 @@ PAD_FLAG = "--pad-audio"
 class AudioConfig(Config):
     tokenizer: str = ""  # folder of a trained sound tokenizer (ccvs train audio-tokenizer: OUT/tokenizer)
     sound: SoundTokenizerConfig = attrs.Factory(SoundTokenizerConfig)  # its sizes, read from that folder
+    # the onset slot: a frame's rise in loudness over the previous frame, in onset_bins steps of
+    # onset_step_db (0 bins: no onset slot, the paper's setting)
+    onset_bins: int = attrs.field(default=8, validator=at_least(0))
+    onset_step_db: float = attrs.field(default=6.0, validator=greater_than(0))
+
+    def __attrs_post_init__(self) -> None:
+        if self.onset_bins == 1:
+            raise ConfigError("field 'AudioConfig.onset_bins'", "must be 0 (no onset slot) or at least 2")
 
 
 class AudioCondition(Condition):
-    """One frame-level slot ``tokens``: the sound tokenizer's tokens of each frame's window. It is
-    additive (``Slot.additive``): each frame's sound is also added to that frame's token embeddings,
-    since a sound steers whatever makes it wherever it is in the frame (read through attention
-    alone, it was not learnt; benchmarks/control_toyworld.py)."""
+    """Two frame-level slots: ``tokens``, the sound tokenizer's tokens of each frame's window, and
+    ``onset``, one token of how much louder that window is than the previous one (a hit's start is
+    one value shared by every hit, where the tokenizer spreads hits over many codes each seen rarely).
+    Both are additive (``Slot.additive``): each frame's sound is also added to that frame's token
+    embeddings, since a sound steers whatever makes it wherever it is in the frame (read through
+    attention alone, it was not learnt; benchmarks/control_toyworld.py)."""
 
     config_class = AudioConfig
     cli_flags: ClassVar[dict[str, str]] = {PAD_FLAG: "pad a sound track shorter than the video with silence"}
@@ -47,7 +59,10 @@ class AudioCondition(Condition):
 
     def slots(self) -> list[Slot]:
         sound = self.config.sound
-        return [Slot("frame", sound.tokens_per_frame, sound.codebook_size, additive=True)]
+        slots = [Slot("frame", sound.tokens_per_frame, sound.codebook_size, additive=True)]
+        if self.config.onset_bins:
+            slots.append(Slot("frame", 1, self.config.onset_bins, name="onset", additive=True))
+        return slots
 
     def configure(self, videos: Sequence[Any], context: ConditionContext) -> Config:
         folder = self._tokenizer_folder()
@@ -89,4 +104,8 @@ class AudioCondition(Condition):
         spectrograms = log_spectrogram(windows, config.bins, config.steps)
         device = next(self.tokenizer.parameters()).device
         tokens = self.tokenizer.tokenize(spectrograms.to(device)).cpu()  # [T, tokens_per_frame]
-        return {"tokens": tokens[None]}
+        out = {"tokens": tokens[None]}
+        if self.config.onset_bins:
+            onsets = onset_tokens(windows, self.config.onset_bins, self.config.onset_step_db)
+            out["onset"] = onsets[None, :, None]  # [1, T, 1]
+        return out

@@ -88,3 +88,19 @@ def log_spectrogram(windows: torch.Tensor, bins: int, steps: int) -> torch.Tenso
     if magnitude.shape[2] < steps:
         magnitude = torch.nn.functional.pad(magnitude, (0, steps - magnitude.shape[2]))
     return torch.log1p(magnitude).unsqueeze(1)
+
+
+def onset_strength(windows: torch.Tensor, floor_db: float = -60.0) -> torch.Tensor:
+    """How much louder each window is than the one before: ``[T, W]`` -> ``[T]`` dB, at least 0. Loudness
+    is the window's mean power in dB full scale, floored at ``floor_db`` (quieter is silence, so a faint
+    hiss after silence is no onset); the first window is compared with silence."""
+    power = windows.double().pow(2).mean(1)
+    loudness = (10 * torch.log10(power.clamp(min=1e-30))).clamp(min=floor_db)
+    previous = torch.cat([loudness.new_full((1,), floor_db), loudness[:-1]])
+    return (loudness - previous).clamp(min=0).float()
+
+
+def onset_tokens(windows: torch.Tensor, bins: int, step_db: float) -> torch.Tensor:
+    """Each window's onset strength in ``bins`` steps of ``step_db`` dB (0: no louder than before, the
+    last bin: ``(bins - 1) * step_db`` dB louder or more) -> ``[T]`` tokens."""
+    return (onset_strength(windows) / step_db).floor().long().clamp(0, bins - 1)

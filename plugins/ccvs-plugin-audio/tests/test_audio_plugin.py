@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import torch
 from ccvs_plugin_audio import AudioCondition, AudioConfig
-from ccvs_plugin_audio.sound import Sound, frame_windows, log_spectrogram, read_sound
+from ccvs_plugin_audio.sound import (
+    Sound,
+    frame_windows,
+    log_spectrogram,
+    onset_strength,
+    onset_tokens,
+    read_sound,
+)
 from ccvs_plugin_audio.tokenizer import PRESETS, SoundTokenizerConfig
 
 from ccvs_core import ConfigError, InputError, Timeline, get_condition, list_conditions
@@ -22,8 +29,14 @@ def test_discovered_through_its_entry_point_with_the_paper_sizes():
     entry = next(e for e in list_conditions() if e.name == "audio")
     assert entry.ok, entry.error
     assert entry.package == "ccvs-plugin-audio" and get_condition("audio") is AudioCondition
-    # additive: each frame's sound is also added to that frame's tokens
-    assert [(s.level, s.length, s.vocab_size, s.additive) for s in entry.slots] == [("frame", 16, 1024, True)]
+    # additive: each frame's sound is also added to that frame's tokens; then one onset token a frame
+    assert [(s.name, s.level, s.length, s.vocab_size, s.additive) for s in entry.slots] == [
+        ("tokens", "frame", 16, 1024, True),
+        ("onset", "frame", 1, 8, True),
+    ]
+    assert [s.name for s in AudioCondition(AudioConfig(onset_bins=0)).slots()] == ["tokens"]  # the paper's
+    with pytest.raises(ConfigError, match="onset_bins"):
+        AudioConfig(onset_bins=1)
 
 
 def test_any_rate_and_channel_count_is_read_and_resampled(tmp_path):
@@ -69,6 +82,27 @@ def test_a_hit_shows_in_its_own_frame_spectrogram():
     assert spec.shape == (10, 1, 64, 16)
     energy = spec.sum(dim=(1, 2, 3))
     assert int(energy.argmax()) == 3 and energy[5:].max() == 0
+
+
+def test_onsets_mark_the_frames_where_a_sound_starts():
+    rate, fps = 16000, 10.0
+    samples = torch.zeros(rate)
+    for frame, gain in ((2, 0.5), (6, 0.02)):  # a loud hit, then a soft one, each decaying over 1.5 frames
+        start = frame * 1600
+        decay = torch.exp(-torch.arange(2400) / 400.0)
+        samples[start : start + 2400] = (
+            gain * decay * torch.randn(2400, generator=torch.Generator().manual_seed(frame))
+        )
+    windows = frame_windows(Sound(samples, rate), Timeline(10, fps))
+    rise = onset_strength(windows)
+    assert rise.shape == (10,) and (rise >= 0).all()
+    assert set(torch.nonzero(rise).flatten().tolist()) == {2, 6}  # louder than the frame before: only there
+    assert rise[2] > rise[6] > 12  # dB over silence (floored at -60 dB): the loud hit rises more
+    tokens = onset_tokens(windows, bins=8, step_db=6.0)
+    assert tokens.tolist() == [0, 0, 7, 0, 0, 0, int(rise[6] // 6), 0, 0, 0]
+    assert onset_tokens(torch.zeros(3, 1600), bins=8, step_db=6.0).tolist() == [0, 0, 0]  # silence
+    faint = torch.full((2, 1600), 1e-4)  # a hiss at -80 dB after silence is below the -60 dB floor
+    assert onset_strength(faint).tolist() == [0.0, 0.0]
 
 
 def test_tokenizer_sizes_are_checked():
@@ -119,10 +153,12 @@ def test_ccvs_trains_and_generates_with_a_sound_track(tokenizer_dir, stage1, tmp
     )
     reference.fit([], None)
     sound = read_sound(video / "audio.wav")
-    assert torch.equal(
-        condition.tokenize(sound, Timeline(6, 10.0))["tokens"],
-        reference.tokenize(sound, Timeline(6, 10.0))["tokens"],
-    )
+    tokens = condition.tokenize(sound, Timeline(6, 10.0))
+    assert torch.equal(tokens["tokens"], reference.tokenize(sound, Timeline(6, 10.0))["tokens"])
+    # the onset token is set exactly at the toyworld video's striker hits (its audio onsets)
+    hits = json.loads((video / "truth.json").read_text())["striker"]["hit_frames"]
+    assert tokens["onset"].shape == (1, 6, 1)
+    assert [t for t in range(6) if tokens["onset"][0, t, 0] > 0] == [t for t in hits if t < 6]
     context = first_frame_file(stage1[0])
     assert (
         generate_cli(
