@@ -80,6 +80,11 @@ def track_features(track: np.ndarray) -> np.ndarray:
     )
 
 
+def track_speed(track: np.ndarray) -> float:
+    """Mean distance (px) a track ``[T, 2]`` moves from one frame to the next."""
+    return float(np.linalg.norm(np.diff(track, axis=0), axis=1).mean())
+
+
 class MotionClassifier:
     """Nearest centroid on standardised ``track_features``, fitted on true tracks."""
 
