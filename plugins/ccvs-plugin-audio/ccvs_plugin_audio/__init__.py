@@ -100,12 +100,17 @@ class AudioCondition(Condition):
         if not isinstance(raw, Sound):
             raise InputError("audio", f"expects a Sound (read_sound), got {type(raw).__name__}")
         config = self.config.sound
-        windows = frame_windows(raw.resampled(config.sample_rate), timeline)
+        # a timeline that starts later in the video also gets the window before its first frame: the
+        # first frame's onset is its rise over that window, not over silence
+        before = min(1, timeline.start_frame)
+        wide = Timeline(timeline.num_frames + before, timeline.fps, timeline.start_frame - before)
+        with_before = frame_windows(raw.resampled(config.sample_rate), wide)
+        windows = with_before[before:]
         spectrograms = log_spectrogram(windows, config.bins, config.steps)
         device = next(self.tokenizer.parameters()).device
         tokens = self.tokenizer.tokenize(spectrograms.to(device)).cpu()  # [T, tokens_per_frame]
         out = {"tokens": tokens[None]}
         if self.config.onset_bins:
-            onsets = onset_tokens(windows, self.config.onset_bins, self.config.onset_step_db)
+            onsets = onset_tokens(with_before, self.config.onset_bins, self.config.onset_step_db)[before:]
             out["onset"] = onsets[None, :, None]  # [1, T, 1]
         return out

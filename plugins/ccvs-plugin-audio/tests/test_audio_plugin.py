@@ -159,6 +159,12 @@ def test_ccvs_trains_and_generates_with_a_sound_track(tokenizer_dir, stage1, tmp
     hits = json.loads((video / "truth.json").read_text())["striker"]["hit_frames"]
     assert tokens["onset"].shape == (1, 6, 1)
     assert [t for t in range(6) if tokens["onset"][0, t, 0] > 0] == [t for t in hits if t < 6]
+    # a timeline starting later (a sliding window) gets the same onsets as the whole video, its first
+    # frame compared with the frame before it, not with silence
+    for start in range(1, 6):  # some windows start just after a hit
+        later = condition.tokenize(sound, Timeline(6 - start, 10.0, start_frame=start))
+        assert torch.equal(later["onset"], tokens["onset"][:, start:])
+        assert torch.equal(later["tokens"], tokens["tokens"][:, start:])
     context = first_frame_file(stage1[0])
     assert (
         generate_cli(
