@@ -13,9 +13,10 @@ blocks and frame embeddings copied, the condition's own embeddings new) and trai
 bfloat16 on the same windows, "none" too, so that the variants differ only in their condition
 (resumable; SETTINGS: each condition's settings for toyworld; `--variants state,endframe` trains and
 scores only those, against "none"). On the first VIDEOS test videos (`--videos 40:120`: others, to
-replicate a result on videos it was not read from) each predicts 16 frames from the first real one (SAMPLES samples, top-k 100, the sliding window past frame 8), each condition taken
-from the test video itself the way `ccvs generate` takes a user's
-(Condition.from_sample). Measures (benchmarks/control_measures.py):
+replicate a result on videos it was not read from) each predicts 16 frames from the first real one
+(SAMPLES samples, top-k 100, the sliding window past frame 8), each condition taken from the test
+video itself the way `ccvs generate` takes a user's (Condition.from_sample). Measures
+(benchmarks/control_measures.py):
 
 - SSIM / PSNR at t = 8 and 15 against the real video;
 - gripper: mean distance (px) between the generated gripper and the true one (the commanded state);
@@ -184,8 +185,6 @@ def evaluate(
         **{v: [] for v in variants},
     }
     autoencoder = pipelines["none"].autoencoder
-    if scored.stop > len(clips):
-        raise SystemExit(f"--videos {scored.start}:{scored.stop}: the test split has {len(clips)} videos")
     for first in range(scored.start, scored.stop, GROUP):  # GROUP videos x SAMPLES samples, one batch
         group = [clips[v] for v in range(first, min(first + GROUP, scored.stop))]
         for clip in group:
@@ -305,8 +304,9 @@ def main() -> None:
         videos = range(first, end)
     except ValueError:
         parser.error(f"--videos: expected FIRST:END (two integers), got {args.videos!r}")
-    if not 0 <= first < end:
-        parser.error(f"--videos: need 0 <= FIRST < END, got {args.videos!r}")
+    tests = len(ClipDataset(args.work / DATA, num_frames=FRAMES, size=64, split="test"))
+    if not 0 <= first < end <= tests:
+        parser.error(f"--videos: need 0 <= FIRST < END <= {tests} (the test videos), got {args.videos!r}")
     chosen = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = sorted(set(chosen) - set(VARIANTS[1:]))
     if unknown or not chosen:
