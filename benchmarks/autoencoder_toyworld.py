@@ -20,40 +20,7 @@ frame (paper Table 1 "Reconstruction"):
   motion, on background pixels, next to the EPE of a zero flow;
 - codebook usage (share of the codebook used on the test frames) and perplexity.
 
-Last printed (2026-11-25, 2 CPU cores shared with other work, torch 2.9.1; `python
-benchmarks/autoencoder_toyworld.py --work /work/bench/ae`, then `--eval-only` for the final tables;
-training took 45.7 min for "full" and 5.5 + 3.9 + 5.1 min for the ablations):
-
-    toyworld reconstruction, 16-frame test videos ('full', 3600 steps)
-    decoding        PSNR (dB)   SSIM
-    c=0             20.40       0.715
-    c=1             21.24       0.830
-    c=4             21.80       0.850
-    fixed z_s       15.23       0.591
-    copy            21.35       0.836
-    context t-1     24.15       0.907
-    wrong context   20.12       0.709
-    flow gain c=4 vs c=0: +1.40 dB; c=1 vs c=0: +0.84 dB; over copying the previous frame: +0.45 dB
-    flow EPE vs true camera motion: 1.07 px (zero flow: 1.00 px); codebook usage 100.0%, perplexity 421
-    Algorithm C1 on the default elastic maps: 80.8% of cells inverted directly
-
-    ablations at 500 steps
-    run            c=0    c=4    gain   wrong ctx  EPE (zero)   usage  perplexity  train min
-    full@ablation  16.21  20.98  +4.77  15.38      1.02 (1.00)  97.7%  302         5.8
-    no-restart     15.83  19.33  +3.50  14.96      1.22 (1.00)   3.1%    9         5.5
-    no-selfsup     16.22  20.29  +4.07  12.75      1.06 (1.00)  96.7%  252         3.9
-    no-match       16.25  20.90  +4.65  15.35      1.02 (1.00)  96.7%  294         5.1
-
-Reading it: the flow helps (+1.4 dB at c = 4 over pure decoding, and +3.8 dB when the real previous
-frame is the context); fixed tokens are 6.6 dB worse (the tokens drive the motion, Table B1); the
-reconstruction beats copying the previous real frame even though it decodes all 15 frames
-autoregressively from one real frame; a wrong context costs only 0.3 dB against no context (the
-tokens still carry the frame). Dead-code restarts keep the codebook alive (3.1% of it used
-without them). The self-supervision of F is what makes the model reject a wrong context
-(12.75 dB without it). At 500 steps the match step makes no measurable difference, and F's flow
-is not yet more accurate than a zero flow on toyworld's small (about 1 px) camera motions: its
-per-image mean follows the camera (correlation 0.83 in x) but it is noisy and shrunk toward zero
-per pixel — estimation at the finest level (flow_finest_level=0) is the next thing to try.
+Last printed: see RESULTS at the end of this file.
 """
 
 from __future__ import annotations
@@ -239,3 +206,40 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+RESULTS = """
+2026-11-25, `python benchmarks/autoencoder_toyworld.py --work /work/bench/ae`, then `--eval-only` for the
+final tables (2 CPU cores shared with other work, torch 2.9.1; training took 45.7 min for "full" and
+5.5 + 3.9 + 5.1 min for the ablations):
+
+    toyworld reconstruction, 16-frame test videos ('full', 3600 steps)
+    decoding        PSNR (dB)   SSIM
+    c=0             20.40       0.715
+    c=1             21.24       0.830
+    c=4             21.80       0.850
+    fixed z_s       15.23       0.591
+    copy            21.35       0.836
+    context t-1     24.15       0.907
+    wrong context   20.12       0.709
+    flow gain c=4 vs c=0: +1.40 dB; c=1 vs c=0: +0.84 dB; over copying the previous frame: +0.45 dB
+    flow EPE vs true camera motion: 1.07 px (zero flow: 1.00 px); codebook usage 100.0%, perplexity 421
+    Algorithm C1 on the default elastic maps: 80.8% of cells inverted directly
+
+    ablations at 500 steps
+    run            c=0    c=4    gain   wrong ctx  EPE (zero)   usage  perplexity  train min
+    full@ablation  16.21  20.98  +4.77  15.38      1.02 (1.00)  97.7%  302         5.8
+    no-restart     15.83  19.33  +3.50  14.96      1.22 (1.00)   3.1%    9         5.5
+    no-selfsup     16.22  20.29  +4.07  12.75      1.06 (1.00)  96.7%  252         3.9
+    no-match       16.25  20.90  +4.65  15.35      1.02 (1.00)  96.7%  294         5.1
+
+Reading it: the flow helps (+1.4 dB at c = 4 over pure decoding, and +3.8 dB when the real previous
+frame is the context); fixed tokens are 6.6 dB worse (the tokens drive the motion, Table B1); the
+reconstruction beats copying the previous real frame even though it decodes all 15 frames
+autoregressively from one real frame; a wrong context costs only 0.3 dB against no context (the
+tokens still carry the frame). Dead-code restarts keep the codebook alive (3.1% of it used
+without them). The self-supervision of F is what makes the model reject a wrong context
+(12.75 dB without it). At 500 steps the match step makes no measurable difference, and F's flow
+is not yet more accurate than a zero flow on toyworld's small (about 1 px) camera motions: its
+per-image mean follows the camera (correlation 0.83 in x) but it is noisy and shrunk toward zero
+per pixel — estimation at the finest level (flow_finest_level=0) is the next thing to try.
+"""

@@ -1,5 +1,8 @@
 """What the control benchmark reads off a toyworld frame: the gripper's centre, the striker's height,
 a class map by colour, and a motion class from a gripper track (see docs/toyworld.md for the colours).
+Not a script of its own: benchmarks/control_toyworld.py imports it, and runs as
+
+    python benchmarks/control_toyworld.py --work runs/ae-bench
 
 Decoded frames are blurred by the autoencoder, so the colour tests have margins: white is every channel
 above 200 (the texture never exceeds 224 and is rarely that bright in all three), yellow is red and

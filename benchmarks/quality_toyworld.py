@@ -5,8 +5,8 @@ stage-2 benchmark's pipeline, scored by `ccvs evaluate`'s code (CPU).
 
 On the 40 test videos, 16 frames each (1 real frame given): reconstruction (stage 1 alone) and
 prediction (2 samples per video, so DIV can be measured), RUNS runs with other seeds. FVD uses an I3D
-with RANDOM weights (no trained I3D can be downloaded here): it compares the rows of this table with
-each other, not with any published FVD. The full JSON (per time step, protocol) goes to
+with RANDOM weights (ccvs downloads no weights, and this benchmark needs no local file): it compares
+the rows of this table with each other, not with any published FVD. The full JSON (per time step, protocol) goes to
 --work/quality/.
 Last printed: see RESULTS at the end of this file.
 """
@@ -73,6 +73,5 @@ benchmarks (2 CPU cores, torch 2.9.1, 9 minutes; prediction generated 16 samples
 The random I3D's features are small, so its FVDs are small numbers: only their ratio between rows
 means anything — prediction is 2.7x further from the real videos than reconstruction. DIV on moving
 parts is twice DIV on whole frames: the samples differ where things move, not in the static
-background. The previous session's reconstruction row (another training of the same autoencoder
-recipe) was 0.850 / 22.01 dB / 1.68e-05.)
+background.)
 """

@@ -198,24 +198,4 @@ if __name__ == "__main__":
 # product on one thread) makes a batch-1 step 1.5-2.1x faster, measured in turns in each run. The
 # fraction of the bandwidth bound is >= 50% in two runs of three (59-74%), not in the run whose copy
 # read 43.1 GB/s (31-50%): how fast this host copies swings by half between runs, so the fraction is
-# only as good as that one measurement. (Before these runs the benchmark crashed: its random tokens
-# did not leave position 0 to the start token; it now builds its windows with SequenceLayout.join.)
-#
-# Previous RESULTS (2026-11-25, `python benchmarks/sampling_speed.py`, 2 CPU cores, torch 2.9.1, float32):
-#
-#   paper preset: 304M parameters, batch 1, 2 threads
-#   prefix  cached step  recomputed step  speed-up  bound (weights + cache)  of bound
-#       64      79.2 ms           337 ms      4.3x                  35.5 ms       45%
-#      256      81.1 ms          1134 ms     14.0x                  36.5 ms       45%
-#     1024      86.4 ms          4037 ms     46.7x                  40.9 ms       47%
-#   whole video (16 frames x 64 tokens): cached 85 s, recomputed 2150 s -> 25.4x;
-#   memory bandwidth 34.7 GB/s
-#
-#   toyworld preset: one cached step at prefix 256
-#   samples S     step  per sample
-#           1  4.43 ms     4.43 ms
-#           4  6.81 ms     1.70 ms
-#          16 10.21 ms     0.64 ms
-#
-# The cache is 25x faster over a whole video (target 20x) and its advantage grows with the prefix;
-# a cached step reaches 45-47% of the memory-bandwidth bound at batch 1 (target 50%: not reached).
+# only as good as that one measurement.

@@ -5,13 +5,7 @@
     python benchmarks/toyworld_generation.py --tmp /data     # write where the data will live
 
 Seconds are wall-clock time of the whole command (Python start-up included); MB are the files' bytes.
-Last printed (2 CPU cores shared with other jobs, load ~1.5; Python 3.11, numpy 2.4, Pillow 13; ext4
-disk; --all --tmp /work/scratch). On a quiet machine the first row took 15-21 s.
-
-    videos  frames  size  workers  seconds  frames/s     MB
-      1000      32    64        2     26.9      1188  234.8
-      1000      16    32        2     16.0       998   86.9
-       100      32   128        2      7.2       446   35.3
+Last printed: see RESULTS at the end of this file.
 """
 
 from __future__ import annotations
@@ -87,3 +81,15 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+RESULTS = """
+2026-11-25, `python benchmarks/toyworld_generation.py --all --tmp /work/scratch` (2 CPU cores shared
+with other jobs, load ~1.5; Python 3.11, numpy 2.4, Pillow 13; ext4 disk):
+
+    videos  frames  size  workers  seconds  frames/s     MB
+      1000      32    64        2     26.9      1188  234.8
+      1000      16    32        2     16.0       998   86.9
+       100      32   128        2      7.2       446   35.3
+
+With the 2 cores to itself the first row takes 15-21 s.
+"""

