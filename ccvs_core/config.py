@@ -133,7 +133,7 @@ class TransformerTrainingConfig(Config):
     sample_every: int = attrs.field(default=1000, validator=at_least(1))
     seed: int = attrs.field(default=0, validator=at_least(0))
     # bfloat16: forward and loss under torch.autocast (weights, gradients and AdamW stay float32);
-    # 1.4x the steps per minute on the 2-core AVX512-BF16 CPUs here (benchmarks/training_precision.py)
+    # 1.4x the steps per minute on 2 CPU cores with AVX512-BF16 (benchmarks/training_precision.py)
     precision: Literal["float32", "bfloat16"] = "float32"
 
 

