@@ -1,17 +1,13 @@
-"""Fixtures shared by the core's tests (tests/) and the plugins' tests (plugins/*/tests/)."""
+"""Fixtures shared by the core's tests (tests/); plugins' tests build theirs from ``ccvs_core.testing``."""
 
 import pytest
 
 
 @pytest.fixture(scope="session")
 def stage1(tmp_path_factory):
-    """A tiny toyworld (10 videos of 6 frames) and a tiny autoencoder trained two steps on it, exported."""
-    from ccvs_core.data.toyworld import ToyworldConfig, generate_toyworld
-    from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
+    """The conformance kit's tiny world: a toyworld (10 videos of 6 frames) and a tiny autoencoder
+    trained two steps on it, exported; as (data folder, autoencoder folder)."""
+    from ccvs_core.testing import tiny_world
 
-    root = tmp_path_factory.mktemp("stage1")
-    data = root / "toyworld"
-    generate_toyworld(ToyworldConfig(videos=10, frames=6, size=32, seed=5), data, workers=1, progress=False)
-    run = plan_run(root / "ae", "tiny", {"training": {"steps": 2}})
-    AutoencoderTrainer(run, data, root / "ae", progress=False).fit()
-    return data, root / "ae" / "autoencoder"
+    world = tiny_world(tmp_path_factory)
+    return world.data, world.autoencoder

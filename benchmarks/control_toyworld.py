@@ -62,7 +62,8 @@ from ccvs_core.data.clips import ClipDataset
 from ccvs_core.metrics import psnr, ssim
 from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
 from ccvs_core.pipeline import CCVSPipeline
-from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
+from ccvs_core.training.transformer import TransformerTrainer
+from ccvs_core.training.transformer_run import plan_transformer_run
 
 STEPS = 1500  # per variant, on top of the base model (4 layers: 0.5 s a step on 2 CPU cores)
 VIDEOS = 40

@@ -26,7 +26,7 @@ from rich.console import Console
 from ccvs_core.config import TransformerConfig, preset
 from ccvs_core.models.transformer import VideoTransformer
 from ccvs_core.sequence import SequenceLayout
-from ccvs_core.training.transformer import window_loss
+from ccvs_core.training.transformer_loss import window_loss
 
 console = Console()
 

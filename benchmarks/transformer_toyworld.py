@@ -44,7 +44,8 @@ from ccvs_core.media import make_grid, write_image
 from ccvs_core.metrics import psnr, ssim
 from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
 from ccvs_core.pipeline import CCVSPipeline
-from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
+from ccvs_core.training.transformer import TransformerTrainer
+from ccvs_core.training.transformer_run import plan_transformer_run
 
 STEPS = 5500
 # Stage 2 reads a larger toyworld than stage 1 (its first 400 videos are stage 1's, the same bytes, so

@@ -7,7 +7,7 @@ overrides a preset.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import attrs
 
@@ -15,6 +15,9 @@ from ccvs_core.config_base import Config, at_least, greater_than, in_range
 from ccvs_core.errors import ConfigError
 
 C = TypeVar("C", bound=Config)
+# the transformer's attention backends (models/attention.py): "auto" picks the best one for the device
+AttentionBackend = Literal["auto", "sdpa", "xformers", "naive"]
+ATTENTION_BACKENDS: tuple[str, ...] = get_args(AttentionBackend)
 
 
 @attrs.frozen(kw_only=True)
@@ -79,8 +82,8 @@ class TransformerConfig(Config):
     mlp_ratio: float = attrs.field(default=4.0, validator=greater_than(0))
     dropout: float = attrs.field(default=0.0, validator=in_range(0, 1))
     window: int = attrs.field(default=16, validator=at_least(1))  # N: frames in the sequence
-    attention: Literal["auto", "sdpa", "xformers", "naive"] = "auto"
-    # largest gap (frames) between a window and a timed slot's target (the end frame) told apart
+    attention: AttentionBackend = "auto"
+    # largest gap (frames) between a window and a target slot's target (the end frame) told apart
     max_gap: int = attrs.field(default=64, validator=at_least(1))
 
     def __attrs_post_init__(self) -> None:
@@ -182,6 +185,9 @@ PRESETS: dict[type[Config], dict[str, dict[str, Any]]] = {
         "paper": {"size": 256, "clip_frames": 4, "batch_size": 4, "steps": 300000},
     },
 }
+
+
+PRESET_NAMES = ("tiny", "toyworld", "paper")  # every class's presets, in size order
 
 
 def preset(cls: type[C], name: str, **overrides: Any) -> C:

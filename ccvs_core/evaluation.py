@@ -4,8 +4,9 @@
 Tasks: ``reconstruction`` (stage 1 alone: every frame's tokens decoded, the first ``context`` frames
 real), ``prediction`` (frames after the first ``context`` ones generated; the pipeline's conditions,
 if any, taken from each test video as ``ccvs generate`` takes a user's), or a condition's name (the
-same, checking the pipeline has it; for a condition with a timed slot — the end frame — the
-point-to-point measures of Table D4 are added). Each of ``runs`` runs draws other seeds; the result is
+same, checking the pipeline has it, plus the condition's own measures, ``Condition.measures``: for
+the end frame the point-to-point measures of Table D4, with 95% intervals over the test videos).
+Each of ``runs`` runs draws other seeds; the result is
 the mean and standard deviation over runs of: SSIM and PSNR per time step, FVD (when I3D weights are
 given), DIV on whole frames and moving parts (when ``samples >= 2``).
 """
@@ -21,13 +22,13 @@ import numpy as np
 import torch
 
 from ccvs_core.data.clips import ClipDataset
-from ccvs_core.errors import InputError
+from ccvs_core.errors import InputError, PluginError
 from ccvs_core.generation import SamplingConfig
 from ccvs_core.metrics import diversity, psnr, ssim
 from ccvs_core.metrics.frechet import frechet_distance_of
 from ccvs_core.metrics.fvd import fvd_protocol
 from ccvs_core.metrics.i3d import I3D, i3d_features, load_i3d, random_i3d
-from ccvs_core.metrics.point_to_point import over_runs, point_to_point, video_point_to_point
+from ccvs_core.metrics.intervals import confidence_interval, over_runs
 from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
 from ccvs_core.pipeline import CCVSPipeline
 
@@ -100,12 +101,10 @@ def evaluate(
         model = (
             random_i3d() if setup.i3d == "random" else load_i3d(setup.i3d, next(pipeline.parameters()).device)
         )
-    timed = setup.task in pipeline.conditions and any(
-        s.timed for s in pipeline.conditions[setup.task].slots()
-    )
+    condition = dict(pipeline.conditions).get(setup.task)
     per_run = []
     for run in range(setup.runs):
-        ssims, psnrs, divs, p2p, reals, fakes = [], [], [], [], [], []
+        ssims, psnrs, divs, own, reals, fakes = [], [], [], [], [], []
         for group in _groups(count, samples):
             group_clips = [clips[v] for v in group]
             if setup.task == "reconstruction":
@@ -124,8 +123,8 @@ def evaluate(
                 psnrs.append(np.asarray(psnr(videos, truth)).mean(0))
                 if samples >= 2:
                     divs.append(diversity(torch.from_numpy(videos)))
-                if timed:
-                    p2p.append(video_point_to_point(videos, real.numpy(), setup.context))
+                if condition is not None:
+                    own.append(own_measures(condition, videos, real.numpy(), setup.context))
                 reals.append(real.numpy())
                 fakes.append(videos[0])
                 if progress:
@@ -140,8 +139,14 @@ def evaluate(
         if divs:
             scores["div_whole"] = float(np.mean([d["whole"] for d in divs]))
             scores["div_moving"] = float(np.mean([d["moving"] for d in divs]))
-        if p2p:
-            scores["point_to_point"] = {k: attrs.asdict(i) for k, i in point_to_point(p2p).items()}
+        if own and own[0]:
+            if any(set(video) != set(own[0]) for video in own):
+                raise PluginError(
+                    f"condition '{condition.name}'", "measures() must name the same scores for every video"
+                )
+            scores["measures"] = {
+                key: attrs.asdict(confidence_interval([video[key] for video in own])) for key in own[0]
+            }
         per_run.append(scores)
     return {
         "summary": summarize(per_run, setup.context),
@@ -162,9 +167,26 @@ def summarize(per_run: list[dict[str, Any]], context: int) -> dict[str, list[flo
     for key in ("fvd", "div_whole", "div_moving"):
         if key in per_run[0]:
             out[key] = list(over_runs([r[key] for r in per_run]))
-    if "point_to_point" in per_run[0]:
-        for key in ("best", "div", "cpc"):
-            out[f"p2p_{key}"] = list(over_runs([r["point_to_point"][key]["mean"] for r in per_run]))
+    for key in per_run[0].get("measures", {}):
+        out[key] = list(over_runs([r["measures"][key]["mean"] for r in per_run]))
+    return out
+
+
+def own_measures(condition, samples: np.ndarray, real: np.ndarray, context: int) -> dict[str, float]:
+    """``condition.measures`` of one test video, checked: names to finite numbers, as ``NAME.KEY``."""
+    scores = condition.measures(samples, real, context)
+    subject = f"condition '{condition.name}'"
+    if not isinstance(scores, dict) or not all(isinstance(k, str) for k in scores):
+        raise PluginError(subject, f"measures() must return {{name: number}}, got {type(scores).__name__}")
+    out = {}
+    for key, value in scores.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float | np.floating)
+            or not np.isfinite(value)
+        ):
+            raise PluginError(subject, f"measures(): '{key}' must be a finite number, got {value!r}")
+        out[f"{condition.name}.{key}"] = float(value)
     return out
 
 

@@ -5,7 +5,7 @@ model trained on N frames makes any number of frames.
 Within a window, condition tokens (video-level and each frame's frame-level slots) and the frame
 tokens of the given context frames are read, never sampled; every other frame token is sampled
 left to right. When the video is longer than the window, the window slides by one frame: its oldest
-frame leaves, the video-level slots stay, and the next frame's condition tokens come in. A timed slot
+frame leaves, the video-level slots stay, and the next frame's condition tokens come in. A target slot
 (the end frame) is embedded with its gap to the window's first frame, so its embedding changes as the
 window approaches the target (Appendix E). With no context frame at all, the first frame is sampled
 too, after the start token (class-only synthesis, Fig. D6).
@@ -92,8 +92,8 @@ def generate_frame_tokens(
     """Frame tokens ``[B, num_frames, h, w]``: the given ``context [B, m, h, w]`` (m >= 0 frames), then
     sampled ones. ``conditions``: ``{condition: {slot: tokens}}`` with frame-level slots covering all
     ``num_frames`` frames (``[B, num_frames, length]``) and video-level ones ``[B, length]``.
-    ``targets``: ``{condition: frame index [B]}`` for the conditions with a timed slot.
-    ``predict``: conditions whose predictable slots are sampled, not read (Fig. D2), for every frame
+    ``targets``: ``{condition: frame index [B]}`` for the conditions with a target slot.
+    ``predict``: conditions whose predicted slots are sampled, not read (Fig. D2), for every frame
     (the context frames' too, before their given tokens): the sampled tokens are written into their
     tensors in ``conditions`` (give zero-filled tensors of the right shape).
     ``on_frame(t, tokens [B, h, w])`` is called as each frame is completed (progress, streaming)."""
@@ -109,12 +109,10 @@ def generate_frame_tokens(
                 raise InputError(
                     f"condition '{c}.{name}'", f"covers {value.shape[1]} frames, the video has {num_frames}"
                 )
-    sampled_slots = [
-        s for s in layout.condition_slots if s.condition in predict and s.predictable and s.level == "frame"
-    ]
+    sampled_slots = [s for s in layout.condition_slots if s.condition in predict and s.slot.predicted]
     unknown = sorted(set(predict) - {s.condition for s in sampled_slots})
     if unknown:
-        raise InputError(f"condition '{unknown[0]}'", "has no predictable slot: its input must be given")
+        raise InputError(f"condition '{unknown[0]}'", "has no predicted slot: its input must be given")
     frames = context.new_zeros(b, num_frames, *layout.grid)
     frames[:, :m] = context
     hw = layout.tokens_per_frame

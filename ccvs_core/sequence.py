@@ -1,6 +1,6 @@
 """Where every token sits in the transformer's sequence (paper Sec. 3.3, Fig. 2; DESIGN.md §3).
 
-For N frames of h*w tokens, video-level slots V and frame-level slots F::
+For N frames of h*w tokens, video-level and target slots V and frame-level slots F::
 
     [ S ] [ V1 ... Vk ] [ F1(t=0) ... Fm(t=0) | frame tokens t=0 ] ... [ F1(t=N-1) ... Fm(t=N-1) | frame tokens t=N-1 ]
 
@@ -8,47 +8,50 @@ so the capacity is L = 1 + lv + N * (lf + h*w). S is a learned start token (as i
 it lets the transformer predict the first frame's first token when nothing precedes it, so videos
 can be made from zero context frames (class-only synthesis, Fig. D6). Slot id 0 is the frame tokens,
 1 the start token; the conditions' slots get ids 2, 3, ... in the order they are declared. For every
-position the layout gives its slot id, its time index (-1 for the start token and video-level slots:
-they have none, or one given at run time when ``timed``), its index within its slot, and whether it
-is predicted (only frame tokens are).
+position the layout gives its slot id, its time index (-1 for the start token, video and target
+slots: they have none, or a gap to their target given at run time), and its index within its slot.
+Every condition slot's vocabulary has one more value, its "absent" token (``absent_token``): what a
+sequence holds where a condition is not given (``join(absent=...)``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Literal
+from collections.abc import Collection, Mapping, Sequence
 
 import attrs
 import torch
 from einops import rearrange
 
-from ccvs_core.conditions import Slot, validate_slots
 from ccvs_core.errors import InputError
+from ccvs_core.slots import Slot, validate_slots
 
 FRAME_KEY = "frame"
 START_KEY = "start"
 
 
 @attrs.frozen
-class SlotInfo:
-    """A slot placed in the layout. ``key`` is ``"frame"``, ``"start"`` or ``"<condition>.<slot name>"``."""
+class PlacedSlot:
+    """A slot placed in the layout: its id, its key (``"frame"``, ``"start"`` or
+    ``"<condition>.<slot name>"``) and the condition's ``Slot`` (None for the frame and start tokens)."""
 
     id: int
     key: str
-    level: Literal["video", "frame"]
+    level: str
     length: int
-    vocab_size: int | None  # None for frame tokens: the codebook size is the model's
-    timed: bool = False
-    predictable: bool = False
-    frame_tokens: bool = False  # its tokens are frame tokens: embeddings start as the frame tokens'
-    points_at: Literal["x", "y", "cell"] | None = (
-        None  # its tokens are coordinates: embeddings start as places
-    )
-    additive: bool = False  # also added to the embeddings of the frame tokens it conditions
+    slot: Slot | None = None
 
     @property
     def condition(self) -> str | None:
-        return None if self.key in (FRAME_KEY, START_KEY) else self.key.split(".")[0]
+        return None if self.slot is None else self.key.split(".")[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.split(".", 1)[-1]
+
+
+def absent_token(slot: Slot) -> int:
+    """The token a condition slot holds where its condition is not given: one past its vocabulary."""
+    return slot.vocab_size
 
 
 class SequenceLayout:
@@ -56,7 +59,7 @@ class SequenceLayout:
 
     grid: (h, w) frame token grid.
     num_frames: N, frames in the window.
-    slots: ``(condition name, Slot)`` pairs in declaration order (``conditions.condition_slots``).
+    slots: ``(condition name, Slot)`` pairs in declaration order.
     """
 
     def __init__(self, grid: tuple[int, int], num_frames: int, slots: Sequence[tuple[str, Slot]] = ()):
@@ -67,40 +70,27 @@ class SequenceLayout:
         self.grid = (h, w)
         self.num_frames = num_frames
         self.tokens_per_frame = h * w
-        self.slots = [SlotInfo(0, FRAME_KEY, "frame", h * w, None), SlotInfo(1, START_KEY, "video", 1, 1)]
+        self.slots = [PlacedSlot(0, FRAME_KEY, "frame", h * w), PlacedSlot(1, START_KEY, "video", 1)]
         for condition, slot in slots:
             validate_slots(condition, [slot])
             key = f"{condition}.{slot.name}"
             if any(s.key == key for s in self.slots):
                 raise InputError(f"slot '{key}'", "appears twice in the sequence layout")
-            self.slots.append(
-                SlotInfo(
-                    len(self.slots),
-                    key,
-                    slot.level,
-                    slot.length,
-                    slot.vocab_size,
-                    slot.timed,
-                    slot.predictable,
-                    slot.frame_tokens,
-                    slot.points_at,
-                    slot.additive,
-                )
-            )
-        video = [s for s in self.slots if s.level == "video"]
-        frame_conditions = [s for s in self.slots[2:] if s.level == "frame"]
-        self.video_length = sum(s.length for s in video)  # 1 + lv: the start token and video-level slots
+            self.slots.append(PlacedSlot(len(self.slots), key, slot.level, slot.length, slot))
+        self.condition_slots = self.slots[2:]
+        before = [s for s in self.slots if s.level != "frame"]  # start, video and target slots
+        frame_conditions = [s for s in self.condition_slots if s.level == "frame"]
+        self.video_length = sum(s.length for s in before)  # 1 + lv
         self.frame_condition_length = sum(s.length for s in frame_conditions)  # lf
         self.frame_stride = self.frame_condition_length + self.tokens_per_frame  # lf + h*w
         self.length = self.video_length + num_frames * self.frame_stride  # L
-        self.condition_slots = self.slots[2:]
 
         slot_ids = torch.empty(self.length, dtype=torch.long)
         times = torch.empty(self.length, dtype=torch.long)
         indices = torch.empty(self.length, dtype=torch.long)
         self._positions: dict[str, torch.Tensor] = {}
         start = 0
-        for s in video:
+        for s in before:
             self._positions[s.key] = torch.arange(start, start + s.length)
             start += s.length
         chunk_offset = 0
@@ -112,20 +102,18 @@ class SequenceLayout:
             pos = self._positions[s.key]
             slot_ids[pos] = s.id
             indices[pos] = torch.arange(s.length).expand_as(pos)
-            times[pos] = -1 if s.level == "video" else torch.arange(num_frames)[:, None].expand_as(pos)
+            times[pos] = -1 if s.level != "frame" else torch.arange(num_frames)[:, None].expand_as(pos)
         self.slot_ids = slot_ids  # [L]
-        self.times = times  # [L], -1 for video-level slots
+        self.times = times  # [L], -1 for the start token, video and target slots
         self.indices = indices  # [L], index within the slot
-        self.predicted = slot_ids == 0  # [L], only frame tokens are predicted (loss and sampling mask)
-        self.timed = torch.tensor([self.slots[i].timed for i in slot_ids.tolist()], dtype=torch.bool)
-        # positions of predictable condition slots: the model has a head for them too (Fig. D2)
-        self.predictable = torch.tensor(
-            [self.slots[i].predictable for i in slot_ids.tolist()], dtype=torch.bool
-        )
+        self.frame_mask = slot_ids == 0  # [L]: frame tokens, what Eq. 8 scores and sampling draws
+        flags = [(s.level == "target", s.slot is not None and s.slot.predicted) for s in self.slots]
+        self.target_mask = torch.tensor([flags[i][0] for i in slot_ids.tolist()])  # [L]: target slots
+        self.predicted_mask = torch.tensor([flags[i][1] for i in slot_ids.tolist()])  # [L]: predicted slots
 
     # positions --------------------------------------------------------------------------------------
 
-    def slot(self, key: str) -> SlotInfo:
+    def slot(self, key: str) -> PlacedSlot:
         for s in self.slots:
             if s.key == key:
                 return s
@@ -134,7 +122,7 @@ class SequenceLayout:
         )
 
     def positions(self, key: str) -> torch.Tensor:
-        """Positions of a slot: ``[length]`` for video-level, ``[N, length]`` for frame-level slots."""
+        """Positions of a slot: ``[length]`` before the frames, ``[N, length]`` for frame-level slots."""
         self.slot(key)
         return self._positions[key]
 
@@ -156,23 +144,27 @@ class SequenceLayout:
             int(self.indices[position]),
         )
 
-    def timed_conditions(self) -> list[str]:
-        """Names of the conditions that have a timed slot (they need a gap at every window)."""
-        return sorted({s.condition for s in self.condition_slots if s.timed})
+    def conditions(self) -> list[str]:
+        """The conditions of the layout, in declaration order."""
+        return list(dict.fromkeys(s.condition for s in self.condition_slots))
+
+    def target_conditions(self) -> list[str]:
+        """Names of the conditions that have a target slot (they need a gap at every window)."""
+        return sorted({s.condition for s in self.condition_slots if s.level == "target"})
 
     def gap_ids(self, gaps: Mapping[str, torch.Tensor], batch: int) -> torch.Tensor | None:
-        """``[B, L]`` gap of every position of a timed slot (0 elsewhere), from ``{condition: gap [B]}``,
-        the gap being the target frame minus the window's first frame; None when no slot is timed."""
-        timed = self.timed_conditions()
-        if not timed:
+        """``[B, L]`` gap of every position of a target slot (0 elsewhere), from ``{condition: gap [B]}``,
+        the gap being the target frame minus the window's first frame; None when no slot has a target."""
+        targeted = self.target_conditions()
+        if not targeted:
             return None
-        missing = sorted(set(timed) - set(gaps))
+        missing = sorted(set(targeted) - set(gaps))
         if missing:
-            raise InputError(f"condition '{missing[0]}'", "has a timed slot but no target frame was given")
+            raise InputError(f"condition '{missing[0]}'", "has a target slot but no target frame was given")
         device = next(iter(gaps.values())).device
         ids = torch.zeros(batch, self.length, dtype=torch.long, device=device)
         for s in self.condition_slots:
-            if s.timed:
+            if s.level == "target":
                 gap = torch.as_tensor(gaps[s.condition], device=device).long().reshape(-1)
                 ids[:, self._positions[s.key].to(device)] = gap.expand(batch)[:, None]
         return ids
@@ -180,10 +172,14 @@ class SequenceLayout:
     # assembling and splitting -----------------------------------------------------------------------
 
     def join(
-        self, frames: torch.Tensor, conditions: Mapping[str, Mapping[str, torch.Tensor]]
+        self,
+        frames: torch.Tensor,
+        conditions: Mapping[str, Mapping[str, torch.Tensor]],
+        absent: Collection[str] = (),
     ) -> torch.Tensor:
         """Assemble a sequence ``[B, L]`` from frame tokens ``[B, N, h, w]`` and the conditions' tokens
-        ``{condition: {slot: tensor}}`` (as ``Condition.tokenize`` returns them)."""
+        ``{condition: {slot: tensor}}`` (as ``Condition.tokenize`` returns them); the slots of the
+        conditions in ``absent`` hold their absent token instead."""
         b = frames.shape[0]
         expected_frames = (b, self.num_frames, *self.grid)
         if tuple(frames.shape) != expected_frames:
@@ -191,15 +187,21 @@ class SequenceLayout:
         sequence = torch.empty(b, self.length, dtype=torch.long, device=frames.device)
         sequence[:, self._positions[FRAME_KEY]] = rearrange(frames, "b n h w -> b n (h w)").long()
         sequence[:, self._positions[START_KEY]] = 0
-        given = {f"{c}.{name}" for c, slots in conditions.items() for name in slots}
-        missing = [s.key for s in self.condition_slots if s.key not in given]
-        unknown = sorted(given - {s.key for s in self.slots})
-        if missing or unknown:
-            raise InputError("condition tokens", f"missing slots {missing}, unknown slots {unknown}")
+        unknown_absent = sorted(set(absent) - set(self.conditions()))
+        given = {f"{c}.{name}" for c, slots in conditions.items() if c not in absent for name in slots}
+        needed = {s.key for s in self.condition_slots if s.condition not in absent}
+        missing, unknown = sorted(needed - given), sorted(given - needed)
+        if missing or unknown or unknown_absent:
+            raise InputError(
+                "condition tokens",
+                f"missing slots {missing}, unknown slots {unknown}, unknown absent conditions {unknown_absent}",
+            )
         for s in self.condition_slots:
-            condition, name = s.key.split(".", 1)
-            value = conditions[condition][name]
             pos = self._positions[s.key]
+            if s.condition in absent:
+                sequence[:, pos] = absent_token(s.slot)
+                continue
+            value = conditions[s.condition][s.name]
             if tuple(value.shape) != (b, *pos.shape):
                 raise InputError(
                     f"slot '{s.key}'", f"must have shape {(b, *pos.shape)}, got {tuple(value.shape)}"
@@ -217,8 +219,7 @@ class SequenceLayout:
         frames = rearrange(sequence[:, self._positions[FRAME_KEY]], "b n (h w) -> b n h w", h=h, w=w)
         conditions: dict[str, dict[str, torch.Tensor]] = {}
         for s in self.condition_slots:
-            condition, name = s.key.split(".", 1)
-            conditions.setdefault(condition, {})[name] = sequence[:, self._positions[s.key]]
+            conditions.setdefault(s.condition, {})[s.name] = sequence[:, self._positions[s.key]]
         return frames, conditions
 
     def __repr__(self) -> str:

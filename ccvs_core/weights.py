@@ -3,6 +3,7 @@ anything missing, malformed or mismatched with a CheckpointError naming the file
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -78,3 +79,12 @@ def load_json(path: str | os.PathLike, missing: str = "file not found") -> Any:
         raise CheckpointError(path, missing) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(path, f"is not valid JSON ({err})") from None
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes (what a cache or a protocol records of the weights it used)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()

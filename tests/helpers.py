@@ -66,7 +66,8 @@ def moving_gradient(num_frames: int, height: int, width: int) -> np.ndarray:
 def train_transformer(stage1, out, steps, **training):
     """A tiny stage-2 run on ``stage1`` = (toyworld folder, exported tiny autoencoder); the trainer.
     ``training``: other TransformerTrainingConfig fields."""
-    from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
+    from ccvs_core.training.transformer import TransformerTrainer
+    from ccvs_core.training.transformer_run import plan_transformer_run
 
     data, autoencoder = stage1
     run = plan_transformer_run(out, autoencoder, "tiny", {"training": {"steps": steps, **training}})

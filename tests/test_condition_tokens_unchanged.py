@@ -46,14 +46,14 @@ def current_tokens(root: Path) -> dict[str, torch.Tensor]:
     from ccvs_plugin_audio.tokenizer import SoundTokenizer, SoundTokenizerConfig
 
     from ccvs_core import Timeline, get_condition
-    from ccvs_core.conditions import check_tokens
+    from ccvs_core.conditioning import condition_context
     from ccvs_core.config import AutoencoderConfig
     from ccvs_core.data.clips import ClipDataset
     from ccvs_core.data.toyworld import ToyworldConfig, generate_toyworld
     from ccvs_core.models.autoencoder import FlowAutoencoder, frames_to_tensor
     from ccvs_core.models.io import export_module
-    from ccvs_core.pipeline import condition_context
-    from ccvs_core.training.token_cache import tokenize_video
+    from ccvs_core.slots import check_tokens
+    from ccvs_core.training.conditions import video_tokens
 
     data = root / "toyworld"
     generate_toyworld(ToyworldConfig.from_dict(TOYWORLD), data, workers=1, progress=False)
@@ -67,7 +67,6 @@ def current_tokens(root: Path) -> dict[str, torch.Tensor]:
     with torch.no_grad():
         latents = autoencoder.encode(frames_to_tensor(clip.frames)).z
     autoencoder.quantizer.initialize_from(latents, torch.Generator().manual_seed(SEED))
-    frame_tokens = tokenize_video(autoencoder, clip.frames)
     context = condition_context(autoencoder, (32, 32), clip.fps)
     out = {}
     for name, configs in CONFIGS.items():
@@ -75,18 +74,18 @@ def current_tokens(root: Path) -> dict[str, torch.Tensor]:
         for i, values in enumerate(configs):
             values = {**values, "tokenizer": str(root / "tokenizer")} if name == "audio" else values
             condition = cls(cls.config_class.from_dict({**cls.config_class().to_dict(), **values}))
-            condition = cls(condition.configure(clips.videos, context))
-            condition.setup(context)
-            condition.fit(clips.videos, context)
+            condition.context = context
+            condition.prepare(clips.videos, context)
             raw = condition.from_sample(clip)
             timelines = {
                 "whole": Timeline(TOYWORLD["frames"], clip.fps),
                 "window": Timeline(WINDOW_FRAMES, clip.fps, WINDOW_START),
             }
             for what, timeline in timelines.items():
-                tokens = check_tokens(condition, condition.tokenize(raw, timeline), 1, timeline.num_frames)
+                tokens = condition.tokenize(raw, timeline)
+                tokens = check_tokens(name, condition.slots(), tokens, 1, timeline.num_frames)
                 out.update({f"{name}/{i}/{what}/{slot}": value for slot, value in tokens.items()})
-            training = condition.video_tokens(clip, frame_tokens)
+            training = video_tokens(condition, clip)
             out.update({f"{name}/{i}/training/{slot}": value for slot, value in training.items()})
     return {key: value.long().contiguous() for key, value in out.items()}
 

@@ -69,12 +69,12 @@ def test_reconstruction_is_deterministic(pipeline_dir, stage1, tmp_path):
     assert a["protocol"]["fvd"].startswith("not computed")
 
 
-def test_point_to_point_measures_for_a_timed_condition(stage1, tmp_path):
+def test_a_condition_task_adds_the_conditions_own_measures(stage1, tmp_path):
     pipeline = train_with_conditions_cli(stage1, tmp_path / "run", ["endframe"])
     out = tmp_path / "e.json"
     assert evaluate(pipeline, stage1[0], "--task", "endframe", "--samples", "2", "--out", str(out)) == 0
     summary = json.loads(out.read_text())["summary"]
-    assert {"p2p_best", "p2p_div", "p2p_cpc"} <= set(summary)
+    assert {"endframe.best", "endframe.div", "endframe.cpc"} <= set(summary)  # Table D4, from the plugin
 
 
 def test_bad_requests_are_refused(pipeline_dir, stage1, tmp_path, capsys):

@@ -89,22 +89,22 @@ def test_zero_context_frames_sample_the_first_frame_too(model):
 
 
 @pytest.fixture
-def timed_model():
+def target_model():
     torch.manual_seed(0)
-    slots = [("endframe", Slot("video", 4, 9, timed=True)), ("state", Slot("frame", 1, 4))]
+    slots = [("endframe", Slot("target", 4, 9)), ("state", Slot("frame", 1, 4))]
     layout = SequenceLayout((2, 2), 3, slots)
     return VideoTransformer(preset(TransformerConfig, "tiny", window=3, max_gap=16), layout, 9).eval()
 
 
-def test_a_timed_slot_sees_its_gap_to_each_window(timed_model):
+def test_a_target_slot_sees_its_gap_to_each_window(target_model):
     """Cached sliding-window sampling against recomputing every prefix, window by window, with the end
     frame's gap = target - the window's first frame (Appendix E)."""
-    layout, config = timed_model.layout, SamplingConfig(top_k=4)
+    layout, config = target_model.layout, SamplingConfig(top_k=4)
     end = torch.randint(0, 9, (2, 4), generator=torch.Generator().manual_seed(3))
     cond = {"endframe": {"tokens": end}, "state": conditions(6)["state"]}
     context = torch.randint(0, 9, (2, 1, 2, 2), generator=torch.Generator().manual_seed(4))
     targets = {"endframe": torch.tensor([5, 5])}
-    cached = generate_frame_tokens(timed_model, context, cond, 6, config, seeds(5, 6), targets=targets)
+    cached = generate_frame_tokens(target_model, context, cond, 6, config, seeds(5, 6), targets=targets)
     generators, frames = seeds(5, 6), torch.zeros(2, 6, 2, 2, dtype=torch.long)
     frames[:, 0] = context[:, 0]
     for t in range(1, 6):
@@ -117,27 +117,27 @@ def test_a_timed_slot_sees_its_gap_to_each_window(timed_model):
         gaps = layout.gap_ids({"endframe": targets["endframe"] - first}, 2)
         start = layout.frame_tokens_start(t - first)
         for position in range(start, start + 4):
-            logits = timed_model(sequence[:, :position], gaps=gaps)[:, -1]
+            logits = target_model(sequence[:, :position], gaps=gaps)[:, -1]
             sequence[:, position] = sample_tokens(logits, config, generators)
         frames[:, t] = sequence[:, start : start + 4].view(2, 2, 2)
     assert torch.equal(frames, cached)
     other = generate_frame_tokens(
-        timed_model, context, cond, 6, config, seeds(5, 6), targets={"endframe": torch.tensor([9, 9])}
+        target_model, context, cond, 6, config, seeds(5, 6), targets={"endframe": torch.tensor([9, 9])}
     )
     assert not torch.equal(other, cached)  # the target time matters
     with pytest.raises(InputError, match="no target frame"):
-        generate_frame_tokens(timed_model, context, cond, 6, config, seeds(5, 6))
+        generate_frame_tokens(target_model, context, cond, 6, config, seeds(5, 6))
 
 
 @pytest.fixture
 def layout_model():
     torch.manual_seed(0)
-    slots = [("layout", Slot("frame", 2, 5, predictable=True)), ("class", Slot("video", 1, 3))]
+    slots = [("layout", Slot("frame", 2, 5, predicted=True)), ("class", Slot("video", 1, 3))]
     layout = SequenceLayout((2, 2), 3, slots)
     return VideoTransformer(preset(TransformerConfig, "tiny", window=3), layout, 9).eval()
 
 
-def test_a_predictable_slot_left_out_is_sampled_with_its_own_head(layout_model):
+def test_a_predicted_slot_left_out_is_sampled_with_its_own_head(layout_model):
     """Fig. D2: layouts sampled along with the frames (the context frame's too), against a plain loop that
     recomputes the whole window prefix for every sampled token."""
     layout, config = layout_model.layout, SamplingConfig(top_k=3)
@@ -172,5 +172,5 @@ def test_a_predictable_slot_left_out_is_sampled_with_its_own_head(layout_model):
         ref["layout"]["tokens"][:, t] = sequence[:, layout.positions("layout.tokens")[t - first]]
     assert torch.equal(frames, ref_frames)
     assert torch.equal(predicted, ref["layout"]["tokens"])
-    with pytest.raises(InputError, match="has no predictable slot"):
+    with pytest.raises(InputError, match="has no predicted slot"):
         generate_frame_tokens(layout_model, context, conditions(), 5, config, seeds(3, 4), predict={"class"})

@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from ccvs_core.cli import main
-from ccvs_core.conditions import Slot
 from ccvs_core.config import TransformerConfig
 from ccvs_core.errors import CheckpointError, PluginError
 from ccvs_core.models.transfer import transfer_weights
 from ccvs_core.models.transformer import VideoTransformer
 from ccvs_core.sequence import SequenceLayout
-from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
+from ccvs_core.slots import Slot
+from ccvs_core.training.transformer import TransformerTrainer
+from ccvs_core.training.transformer_run import plan_transformer_run
 from ccvs_core.weights import load_tensors, save_tensors
 from tests.helpers import stage2_argv, train_with_conditions_cli
 
@@ -28,9 +29,11 @@ def model(slots, width=32, window=3, seed=0):
 
 
 def rows(m, key):
-    """The token embedding rows and the slot embedding of the slot ``key`` of model ``m``."""
+    """The token embedding rows of the values of slot ``key`` of model ``m`` (not its absent token), and
+    its slot embedding."""
     slot = next(s for s in m.layout.slots if s.key == key)
-    return m.token.weight[m.token_rows(slot.id)], m.slot.weight[slot.id]
+    values = m.token.weight[m.token_rows(slot.id)]
+    return (values if slot.slot is None else values[: slot.slot.vocab_size]), m.slot.weight[slot.id]
 
 
 def test_shared_slots_are_copied_and_new_ones_keep_their_initialisation():
@@ -38,14 +41,14 @@ def test_shared_slots_are_copied_and_new_ones_keep_their_initialisation():
     target = model([STATE, CLASS], window=4, seed=2)
     fresh = {k: v.clone() for k, v in target.state_dict().items()}
     transfer = transfer_weights(source, target, "src")
-    # the token table is the slots' vocabularies end to end: frame 16, start 1, state 8, class 4
+    # the token table is the slots' vocabularies end to end: frame 16, start 1, state 8 + absent, class 4 + absent
     assert [target.token_rows(i) for i in range(4)] == [
         slice(0, 16),
         slice(16, 17),
-        slice(17, 25),
-        slice(25, 29),
+        slice(17, 26),
+        slice(26, 31),
     ]
-    assert target.token.num_embeddings == 29
+    assert target.token.num_embeddings == 31
     assert transfer.shared == ("frame", "start", "class.tokens") and transfer.new == ("state.xy",)
     for name, value in source.blocks.state_dict().items():
         assert torch.equal(target.blocks.state_dict()[name], value), name
@@ -117,7 +120,7 @@ def test_a_pipeline_of_another_autoencoder_is_refused(stage1, tmp_path):
         plan_transformer_run(tmp_path / "u", autoencoder, "tiny", {}, None, tmp_path / "missing")
 
 
-END = ("endframe", Slot("video", 4, 16, timed=True, frame_tokens=True))
+END = ("endframe", Slot("target", 4, 16, init="frame_tokens"))
 
 
 def test_frame_token_slots_start_as_the_frame_embeddings():
@@ -134,13 +137,13 @@ def test_frame_token_slots_start_as_the_frame_embeddings():
 
 
 def test_a_frame_token_slot_must_use_the_codebook():
-    wrong = ("endframe", Slot("video", 4, 8, timed=True, frame_tokens=True))
+    wrong = ("endframe", Slot("target", 4, 8, init="frame_tokens"))
     with pytest.raises(PluginError, match=r"condition 'endframe'.*vocab_size 8; the codebook has 16"):
         model([wrong])
 
 
-POINT_X = ("track", Slot("frame", 1, 8, name="x", points_at="x"))
-POINT_Y = ("track", Slot("frame", 1, 2, name="y", points_at="y"))
+POINT_X = ("track", Slot("frame", 1, 8, name="x", init="column"))
+POINT_Y = ("track", Slot("frame", 1, 2, name="y", init="row"))
 
 
 def places(m):

@@ -1,4 +1,4 @@
-"""DIV, its motion mask (Lucas–Kanade), and the point-to-point measures of Table D4."""
+"""DIV, its motion mask (Lucas–Kanade), and the spreads of scores over videos and runs."""
 
 import numpy as np
 import pytest
@@ -6,13 +6,8 @@ import torch
 
 from ccvs_core.errors import InputError
 from ccvs_core.metrics.diversity import diversity
+from ccvs_core.metrics.intervals import confidence_interval, over_runs
 from ccvs_core.metrics.motion import estimate_flow, moving_mask
-from ccvs_core.metrics.point_to_point import (
-    confidence_interval,
-    over_runs,
-    point_to_point,
-    video_point_to_point,
-)
 
 
 def textured(h=32, w=32, shift=0.0):
@@ -50,22 +45,10 @@ def test_div_is_zero_for_identical_samples_and_grows_with_difference():
         diversity(video[None])
 
 
-def test_point_to_point_measures():
-    rng = np.random.default_rng(0)
-    real = rng.integers(0, 255, (5, 16, 16, 3), dtype=np.uint8)
-    noisy = np.clip(real.astype(int) + rng.integers(-60, 60, real.shape), 0, 255).astype(np.uint8)
-    samples = np.stack([real, noisy])
-    one = video_point_to_point(samples, real, context=1)
-    assert one["best"] == pytest.approx(1.0) and one["cpc"] < 1.0 and one["div"] > 0
-    assert video_point_to_point(np.stack([real, real]), real, context=1) == {
-        "best": 1.0,
-        "div": 0.0,
-        "cpc": 1.0,
-    }
-    summary = point_to_point([one, one])
-    assert summary["best"].mean == pytest.approx(1.0) and summary["best"].half_width == 0
+def test_intervals_over_videos_and_runs():
     interval = confidence_interval([1.0, 2.0, 3.0])
     assert interval.mean == 2.0 and interval.half_width == pytest.approx(1.96 / 3**0.5)
+    assert confidence_interval([0.5]).half_width == 0
     assert over_runs([1.0, 3.0]) == (2.0, pytest.approx(2**0.5))
-    with pytest.raises(InputError, match="must leave frames to score"):
-        video_point_to_point(samples, real, context=5)
+    with pytest.raises(InputError, match="non-empty"):
+        confidence_interval([])

@@ -94,7 +94,7 @@ def test_ccvs_generate_names_bad_inputs(pipeline_dir, tmp_path, capsys):
     assert main([*base, "--out", str(tmp_path / "x.avi")]) == 2
     assert "--out: must end in .mp4 or .gif" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "x.mp4"), "--cond", "nosuch:1"]) == 2
-    assert "condition 'nosuch': is not installed" in capsys.readouterr().err
+    assert "--cond nosuch: this pipeline was not trained with it" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "x.mp4"), "--cond", "state"]) == 2
     assert "must be NAME:VALUE" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "x.mp4"), "--context-frames", "3"]) == 2

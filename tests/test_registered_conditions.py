@@ -3,8 +3,8 @@
 import pytest
 
 from ccvs_core import list_conditions
-from ccvs_core.conditions import validate_slots
 from ccvs_core.sequence import SequenceLayout
+from ccvs_core.slots import validate_slots
 
 INSTALLED = [e for e in list_conditions() if e.ok]
 
@@ -29,7 +29,7 @@ def test_condition_follows_the_spec(entry):
     layout = SequenceLayout((2, 2), 3, [(entry.name, s) for s in slots])
     for slot in slots:
         positions = layout.positions(f"{entry.name}.{slot.name}")
-        assert positions.shape == ((slot.length,) if slot.level == "video" else (3, slot.length))
+        assert positions.shape == ((slot.length,) if slot.level != "frame" else (3, slot.length))
     # trainable modules, if any, have a state dict that loads back
     state = condition.state_dict()
     cls(config).load_state_dict(state)

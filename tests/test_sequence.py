@@ -6,7 +6,7 @@ import torch
 from ccvs_core import InputError, Slot
 from ccvs_core.sequence import SequenceLayout
 
-END = ("endframe", Slot("video", 4, 16, timed=True))
+END = ("endframe", Slot("target", 4, 16))
 CLASS = ("class", Slot("video", 1, 5))
 STATE = ("state", Slot("frame", 2, 128))
 AUDIO = ("audio", Slot("frame", 3, 64))
@@ -24,7 +24,7 @@ def expected_ids(grid, n, slots):
     ids = {f"{c}.{s.name}": i + 2 for i, (c, s) in enumerate(slots)}
     rows = [(1, -1, 0)]  # the start token
     for c, s in slots:
-        if s.level == "video":
+        if s.level != "frame":
             rows += [(ids[f"{c}.{s.name}"], -1, i) for i in range(s.length)]
     for t in range(n):
         for c, s in slots:
@@ -39,15 +39,15 @@ def test_lengths_and_ids_follow_the_design(mix):
     slots = MIXES[mix]
     grid, n = (2, 3), 4
     layout = SequenceLayout(grid, n, slots)
-    lv = sum(s.length for _, s in slots if s.level == "video")
+    lv = sum(s.length for _, s in slots if s.level != "frame")
     lf = sum(s.length for _, s in slots if s.level == "frame")
     assert layout.length == 1 + lv + n * (lf + 6)  # L = 1 + lv + N * (lf + h*w)
     rows = list(zip(layout.slot_ids.tolist(), layout.times.tolist(), layout.indices.tolist(), strict=True))
     assert rows == expected_ids(grid, n, slots)
-    assert layout.predicted.tolist() == [sid == 0 for sid, _, _ in rows]
-    assert layout.predicted.sum() == n * 6
-    timed = [layout.slots[sid].timed for sid, _, _ in rows]
-    assert layout.timed.tolist() == timed
+    assert layout.frame_mask.tolist() == [sid == 0 for sid, _, _ in rows]
+    assert layout.frame_mask.sum() == n * 6
+    targeted = [layout.slots[sid].level == "target" for sid, _, _ in rows]
+    assert layout.target_mask.tolist() == targeted
 
 
 def test_paper_sizes():
@@ -66,7 +66,7 @@ def test_join_split_round_trip_and_locate(mix):
     frames = torch.randint(0, 100, (2, 4, 2, 3), generator=generator)
     conditions = {}
     for c, s in slots:
-        shape = (2, s.length) if s.level == "video" else (2, 4, s.length)
+        shape = (2, s.length) if s.level != "frame" else (2, 4, s.length)
         conditions.setdefault(c, {})[s.name] = torch.randint(0, s.vocab_size, shape, generator=generator)
     sequence = layout.join(frames, conditions)
     assert sequence.shape == (2, layout.length)
@@ -101,9 +101,9 @@ def test_bad_layouts_and_inputs_are_refused():
         layout.positions("audio.tokens")
 
 
-def test_gap_ids_cover_timed_slots_only():
+def test_gap_ids_cover_target_slots_only():
     layout = SequenceLayout((2, 2), 3, [CLASS, END, STATE])
-    assert layout.timed_conditions() == ["endframe"]
+    assert layout.target_conditions() == ["endframe"]
     gaps = layout.gap_ids({"endframe": torch.tensor([5, 9])}, 2)
     assert gaps.shape == (2, layout.length)
     end = layout.positions("endframe.tokens")
@@ -120,4 +120,4 @@ def test_only_frame_slots_can_be_predictable():
     from ccvs_core import PluginError
 
     with pytest.raises(PluginError, match="only frame-level slots can be predicted"):
-        SequenceLayout((2, 2), 2, [("class", Slot("video", 1, 3, predictable=True))])
+        SequenceLayout((2, 2), 2, [("class", Slot("video", 1, 3, predicted=True))])

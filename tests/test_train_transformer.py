@@ -7,7 +7,7 @@ import torch
 
 from ccvs_core.cli import main
 from ccvs_core.errors import ConfigError, InputError
-from ccvs_core.training.transformer import plan_transformer_run
+from ccvs_core.training.transformer_run import plan_transformer_run
 from ccvs_core.weights import load_tensors
 from tests.helpers import stage2_argv, train_transformer
 
@@ -100,7 +100,7 @@ def test_stage2_with_conditions_resumes_exactly_and_caches_their_tokens(stage1, 
         straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
     ):
         assert torch.allclose(a, b, atol=1e-6), name
-    assert resumed.model.gap is not None  # the end frame is timed
+    assert resumed.model.gap is not None  # the end frame has a target slot
     assert sorted(json.loads((tmp_path / "b" / "pipeline" / "config.json").read_text())["conditions"]) == [
         "class",
         "endframe",
@@ -126,7 +126,8 @@ def test_stage2_refuses_other_conditions_on_resume_and_bad_condition_fields(stag
 
 
 def test_stage2_logs_a_held_out_loss_at_each_checkpoint(stage1, tmp_path):
-    from ccvs_core.training.transformer import HELD_OUT_WINDOWS, held_out_loss
+    from ccvs_core.training.transformer import HELD_OUT_WINDOWS
+    from ccvs_core.training.transformer_loss import held_out_loss
 
     trainer = train_transformer(stage1, tmp_path / "t", steps=4, checkpoint_every=2)
     logged = {r["step"]: r for r in map(json.loads, (tmp_path / "t" / "log.jsonl").read_text().splitlines())}

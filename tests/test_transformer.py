@@ -56,7 +56,9 @@ def test_changing_a_later_token_never_changes_an_earlier_logit(model, backend):
     for position in (5, 11, model.layout.length - 1):
         changed = sequence.clone()
         slot = model.layout.slots[int(model.layout.slot_ids[position])]
-        changed[:, position] = (changed[:, position] + 1) % (slot.vocab_size or model.frame_vocab)
+        changed[:, position] = (changed[:, position] + 1) % (
+            slot.slot.vocab_size if slot.slot else model.frame_vocab
+        )
         other = model(changed)
         assert torch.allclose(other[:, :position], logits[:, :position], atol=1e-6)
         assert not torch.allclose(other[:, position:], logits[:, position:])
@@ -77,7 +79,7 @@ def test_cache_gives_the_same_logits_as_recomputing(model):
 def test_greedy_decoding_with_the_cache_matches_recomputation(model):
     sequence = random_sequence(model)
     start = model.layout.frame_tokens_start(1)  # decode from frame 1's first token on
-    is_frame = model.layout.predicted
+    is_frame = model.layout.frame_mask
     recomputed, cached = sequence.clone(), sequence.clone()
     for position in range(start, model.layout.length):
         if is_frame[position]:  # the whole prefix again, as the authors' sampler does
@@ -98,7 +100,7 @@ def test_loss_ignores_condition_tokens(model):
     logits = model(sequence).detach().requires_grad_(True)
     next_token_loss(logits, sequence, model.layout).backward()
     targets_are_frames = torch.zeros(model.layout.length, dtype=torch.bool)
-    targets_are_frames[:-1] = model.layout.predicted[1:]
+    targets_are_frames[:-1] = model.layout.frame_mask[1:]
     assert logits.grad[:, ~targets_are_frames].abs().sum() == 0
     assert logits.grad[:, targets_are_frames].abs().sum() > 0
 
@@ -108,27 +110,28 @@ def test_each_slot_has_its_own_vocabulary_rows(model):
     layout = model.layout
     assert offsets[layout.positions("frame")].unique().tolist() == [0]
     assert offsets[layout.positions("start")].unique().tolist() == [11]  # the start token: 1 row
+    # a condition slot's values, then its absent token
     assert offsets[layout.positions("class.tokens")].unique().tolist() == [12]
-    assert offsets[layout.positions("state.tokens")].unique().tolist() == [17]
-    assert model.token.num_embeddings == 11 + 1 + 5 + 16
+    assert offsets[layout.positions("state.tokens")].unique().tolist() == [12 + 5 + 1]
+    assert model.token.num_embeddings == 11 + 1 + (5 + 1) + (16 + 1)
 
 
-def test_a_timed_slot_embeds_its_gap_and_needs_one():
+def test_a_target_slot_embeds_its_gap_and_needs_one():
     torch.manual_seed(0)
-    slots = [("endframe", Slot("video", 2, 11, timed=True))]
+    slots = [("endframe", Slot("target", 2, 11))]
     layout = SequenceLayout((2, 2), 3, slots)
     model = VideoTransformer(preset(TransformerConfig, "tiny", window=3, max_gap=8), layout, 11).eval()
     assert model.gap.num_embeddings == 9
     frames = torch.randint(0, 11, (1, 3, 2, 2))
     sequence = layout.join(frames, {"endframe": {"tokens": torch.randint(0, 11, (1, 2))}})
-    with pytest.raises(ValueError, match="timed slots"):
+    with pytest.raises(ValueError, match="target slots"):
         model(sequence)
     near, far, farther = (
         model(sequence, gaps=layout.gap_ids({"endframe": torch.tensor([g])}, 1)) for g in (2, 8, 30)
     )
     assert not torch.allclose(near, far)
     assert torch.equal(far, farther)  # gaps past max_gap are clamped to it
-    # a layout without timed slots has no gap table (and its checkpoints no gap weights)
+    # a layout without target slots has no gap table (and its checkpoints no gap weights)
     assert (
         VideoTransformer(preset(TransformerConfig, "tiny", window=3), SequenceLayout((2, 2), 3), 11).gap
         is None
@@ -139,10 +142,10 @@ def test_predictable_slots_have_their_own_head_and_loss():
     from ccvs_core.models.transformer import slot_token_loss
 
     torch.manual_seed(0)
-    layout = SequenceLayout((2, 2), 3, [("layout", Slot("frame", 2, 5, predictable=True))])
+    layout = SequenceLayout((2, 2), 3, [("layout", Slot("frame", 2, 5, predicted=True))])
     model = VideoTransformer(preset(TransformerConfig, "tiny", window=3), layout, 11)
     assert model.head_for(layout.slot("layout.tokens").id).out_features == 5
-    assert layout.predictable.sum() == 3 * 2 and not layout.predicted[layout.predictable].any()
+    assert layout.predicted_mask.sum() == 3 * 2 and not layout.frame_mask[layout.predicted_mask].any()
     sequence = layout.join(
         torch.randint(0, 11, (2, 3, 2, 2)), {"layout": {"tokens": torch.randint(0, 5, (2, 3, 2))}}
     )
@@ -176,7 +179,7 @@ def test_additive_slots_reach_their_frames_tokens_and_start_at_zero():
     changed = sequence.clone()
     changed[:, layout.positions("class.tokens")] = (changed[:, layout.positions("class.tokens")] + 1) % 5
     moved = (model.embed(changed) - embedded).abs().sum((0, 2)) > 0
-    assert moved[layout.predicted].all() and moved.sum() == int(layout.predicted.sum()) + 1
+    assert moved[layout.frame_mask].all() and moved.sum() == int(layout.frame_mask.sum()) + 1
     # incremental decoding must hand the window over: a position alone does not say its frame's tokens
     with pytest.raises(ValueError, match="pass the whole window"):
         model(sequence[:, 5:6], 5)

@@ -1,4 +1,4 @@
-"""TokenClips: windows of frame tokens with their conditions' tokens, and timed targets."""
+"""TokenClips: windows of frame tokens with their conditions' tokens, and target slots."""
 
 import torch
 
@@ -11,10 +11,10 @@ def make(max_gap=64):
         "a": {
             "state": {"tokens": torch.arange(10).view(10, 1).repeat(1, 2)},  # frame slot [T, 2]
             "class": {"tokens": torch.tensor([3])},  # video slot [1]
-            "endframe": {"tokens": torch.arange(10).view(10, 1) * 100},  # timed [T, 1]: row e = frame e
+            "endframe": {"tokens": torch.arange(10).view(10, 1) * 100},  # target [T, 1]: row e = frame e
         }
     }
-    return TokenClips(tokens, 4, seed=0, tracks=tracks, timed={"endframe": ["tokens"]}, max_gap=max_gap)
+    return TokenClips(tokens, 4, seed=0, tracks=tracks, targets={"endframe": ["tokens"]}, max_gap=max_gap)
 
 
 def test_a_window_reads_its_frames_conditions_and_a_later_target():

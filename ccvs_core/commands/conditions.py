@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+import attrs
 from rich.markup import escape
 from rich.table import Table
 
-from ccvs_core.conditions import list_conditions
 from ccvs_core.console import out
 
 
@@ -18,9 +18,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "List every condition ccvs can use: the built-in plugins (ccvs-plugin-state, -audio, -layout, "
             "-endframe, -class) and any package that declares an entry point in the 'ccvs.conditions' "
-            "group, or registers a class with @register_condition. For each: its package and version, "
-            "the level (video or frame) and size of its token slots, and its status. A plugin that fails "
-            "to import, declares invalid slots or claims a name already taken is shown with its error "
+            "group, or registers a class with @register_condition in a module given with ccvs --plugin "
+            "MODULE (or CCVS_PLUGINS). For each: its package and version, its token slots (tokens x "
+            "vocabulary, level, how their embeddings start, predicted, additive) at its default config, "
+            "the options --cond NAME:VALUE,KEY=VALUE takes at generation, and its status. A plugin that "
+            "fails to import, breaks the spec or claims a name already taken is shown with its error "
             "and skipped; it never stops ccvs."
         ),
     )
@@ -28,23 +30,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ccvs_core.conditions import list_conditions
+
     entries = list_conditions()
     table = Table(title="ccvs conditions", caption="slots: tokens x vocabulary, at the default config")
-    for column in ("name", "package", "version", "level", "slots", "status"):
+    for column in ("name", "package", "version", "slots", "options", "status"):
         table.add_column(column)
     for entry in entries:
-        levels = sorted({s.level for s in entry.slots})
         slots = ", ".join(
-            f"{s.name}: {s.length} x {s.vocab_size}"
-            + (" (timed)" if s.timed else "")
-            + (" (predictable)" if s.predictable else "")
-            + (" (frame tokens)" if s.frame_tokens else "")
-            + (f" (points at {s.points_at})" if s.points_at else "")
+            f"{s.name}: {s.length} x {s.vocab_size} {s.level}"
+            + (f" (from {s.init.replace('_', ' ')})" if s.init != "random" else "")
+            + (" (predicted)" if s.predicted else "")
             + (" (additive)" if s.additive else "")
             for s in entry.slots
         )
+        options = ", ".join(f.name for f in attrs.fields(entry.cls.options_class)) if entry.ok else ""
         status = "[green]ok[/]" if entry.ok else f"[red]skipped: {escape(entry.error or '')}[/]"
-        table.add_row(entry.name, entry.package, entry.version, "+".join(levels) or "-", slots or "-", status)
+        table.add_row(entry.name, entry.package, entry.version, slots or "-", options or "-", status)
     if not entries:
         table.caption = "no condition installed (pip install ccvs-plugin-<name>)"
     out.print(table)

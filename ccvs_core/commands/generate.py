@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 
 from ccvs_core.commands.run_arguments import pick_device
-from ccvs_core.conditions import get_condition, list_conditions
+from ccvs_core.condition_values import split_spec
 from ccvs_core.console import out, progress_bar
 from ccvs_core.errors import InputError
-from ccvs_core.generation import SamplingConfig
-from ccvs_core.media import make_grid, make_video_grid, read_frames, write_image, write_video
-from ccvs_core.pipeline import CCVSPipeline
 
 DESCRIPTION = """\
 Make videos with a trained pipeline (the OUT/pipeline folder of `ccvs train transformer`): the
@@ -23,9 +19,12 @@ them one by one, with its flow module over the last frames. Without --context ev
 sampled, from the conditions alone (e.g. --cond class:walk).
 
 --cond NAME:VALUE gives a condition the pipeline was trained with (repeat for several); VALUE is
-read by that condition's plugin (a file, a class name, ...). `ccvs conditions` lists the installed
-ones. A condition the model can also predict (layout) may be left out: it is then sampled with the
-frames and written as OUT-NAME.png (rows: samples, columns: time).
+read by that condition's plugin (a file, a class name, ...), and options of the condition follow
+it as ,KEY=VALUE (--cond audio:drums.wav,pad=true; `ccvs conditions` lists each one's options). A
+comma in VALUE is kept as long as no word and "=" follow it (take,2.wav is one file name). A
+condition the model can also predict (layout) may be left out: it is then sampled with the frames
+and written as OUT-NAME.png (rows: samples, columns: time). Your own @register_condition module:
+ccvs --plugin MODULE generate ... (or CCVS_PLUGINS=MODULE).
 
 Writes --out (.mp4 or .gif: the samples side by side in every frame) and, next to it, a PNG grid
 (rows: samples, columns: time). --seed N makes sample i with seed N + i: the same seed gives the
@@ -58,63 +57,47 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--samples", type=int, default=1, metavar="S", help="videos to make from the same input"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the first sample")
-    parser.add_argument("--top-k", type=int, default=100, help="sample among the k most likely tokens")
+    default = _sampling_defaults()
+    parser.add_argument(
+        "--top-k", type=int, help=f"sample among the k most likely tokens (default {default['top_k']})"
+    )
     parser.add_argument("--top-p", type=float, help="nucleus sampling threshold (off by default)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature")
-    parser.add_argument("--greedy", action="store_true", help="always take the most likely token")
+    parser.add_argument(
+        "--temperature", type=float, help=f"softmax temperature (default {default['temperature']})"
+    )
+    parser.add_argument(
+        "--greedy", action="store_true", default=None, help="always take the most likely token"
+    )
     parser.add_argument("--fps", type=float, help="frame rate of the output (default: the pipeline's)")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="output .mp4 or .gif")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    add_condition_flags(parser)
     parser.set_defaults(func=run)
 
 
-def add_condition_flags(parser: argparse.ArgumentParser) -> None:
-    """The on/off flags the installed conditions declare (``Condition.cli_flags``), e.g. --pad-audio."""
-    group = None
-    for entry in list_conditions():
-        for flag, text in entry.cls.cli_flags.items() if entry.ok else ():
-            group = group or parser.add_argument_group("condition options")
-            with contextlib.suppress(argparse.ArgumentError):  # a flag two conditions share: one switch
-                group.add_argument(flag, action="store_true", help=f"{text} (condition '{entry.name}')")
+def _sampling_defaults() -> dict:
+    from ccvs_core.generation import SamplingConfig
+
+    return SamplingConfig().to_dict()
 
 
 def split_conditions(specs: list[str]) -> dict[str, str]:
-    """``["audio:drums.wav", ...]`` -> ``{"audio": "drums.wav"}``; each NAME must be an installed condition."""
+    """``["audio:drums.wav,pad=true", ...]`` -> ``{"audio": "drums.wav,pad=true"}``."""
     values = {}
     for spec in specs:
-        name, sep, value = spec.partition(":")
-        if not sep or not name:
+        name, text = split_spec(spec)
+        if ":" not in spec:
             raise InputError(f"--cond {spec}", "must be NAME:VALUE, e.g. --cond audio:drums.wav")
         if name in values:
             raise InputError(f"--cond {spec}", f"condition '{name}' is given twice")
-        get_condition(name)  # not installed: a PluginError listing the installed ones
-        values[name] = value
+        values[name] = text
     return values
 
 
-def parse_conditions(pipeline: CCVSPipeline, values: dict[str, str], args: argparse.Namespace) -> dict:
-    """``{"audio": "drums.wav"}`` -> ``{"audio": raw input}``, each VALUE read by the pipeline's own
-    condition (its config — a class list, a frame size — is the one it was trained with)."""
-    unknown = sorted(set(values) - set(pipeline.conditions))
-    if unknown:
-        known = ", ".join(pipeline.conditions) or "none"
-        raise InputError(
-            f"--cond {unknown[0]}", f"this pipeline was not trained with it (its conditions: {known})"
-        )
-    raw = {}
-    for name, value in values.items():
-        condition = pipeline.conditions[name]
-        condition.options = {flag: bool(getattr(args, _dest(flag), False)) for flag in condition.cli_flags}
-        raw[name] = condition.parse(value)
-    return raw
-
-
-def _dest(flag: str) -> str:
-    return flag.lstrip("-").replace("-", "_")
-
-
 def run(args: argparse.Namespace) -> int:
+    from ccvs_core.generation import SamplingConfig
+    from ccvs_core.media import make_grid, make_video_grid, read_frames, write_image, write_video
+    from ccvs_core.pipeline import CCVSPipeline
+
     if args.out.suffix.lower() not in (".mp4", ".gif"):
         raise InputError("--out", f"must end in .mp4 or .gif, got '{args.out.name}'")
     if args.samples < 1:
@@ -122,9 +105,8 @@ def run(args: argparse.Namespace) -> int:
     context_frames = args.context_frames if args.context_frames is not None else int(args.context is not None)
     if context_frames < 0 or (context_frames > 0 and args.context is None):
         raise InputError("--context-frames", f"{context_frames} real frames need --context (0 without it)")
-    sampling = SamplingConfig(
-        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy
-    )
+    given = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "greedy": args.greedy}
+    sampling = SamplingConfig(**{k: v for k, v in given.items() if v is not None})
     values = split_conditions(args.cond)
     context = read_frames(args.context)[:context_frames] if context_frames else None
     if context is not None and len(context) < context_frames:
@@ -132,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             args.context, f"has {len(context)} frames, --context-frames asks for {context_frames}"
         )
     pipeline = CCVSPipeline.from_pretrained(args.model, pick_device(args.device))
-    conditions = parse_conditions(pipeline, values, args)
+    conditions = {name: pipeline.read_condition(name, text) for name, text in values.items()}
     with progress_bar() as bar:
         task = bar.add_task("generating", total=args.frames - context_frames, status="")
         videos, predicted = pipeline.generate(
@@ -146,6 +128,6 @@ def run(args: argparse.Namespace) -> int:
     out.print(f"wrote {args.out} ({args.samples} samples x {args.frames} frames at {fps:g} fps) and {grid}")
     for name, decoded in predicted.items():  # conditions left out and predicted (layouts, Fig. D2)
         path = args.out.with_name(f"{args.out.stem}-{name}.png")
-        write_image(path, make_grid(pipeline.conditions[name].render(decoded)))
+        write_image(path, make_grid(decoded))
         out.print(f"wrote the predicted {name} to {path}")
     return 0

@@ -5,25 +5,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from ccvs_core.errors import InputError
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """--data, --out, --preset and --device."""
+    from ccvs_core.config import PRESET_NAMES
+
     parser.add_argument(
         "--data", required=True, type=Path, metavar="DIR", help="dataset folder (train split)"
     )
     parser.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="run folder (resumed if it exists)"
     )
-    parser.add_argument("--preset", choices=("tiny", "toyworld", "paper"), help="sizes (default: toyworld)")
+    parser.add_argument("--preset", choices=PRESET_NAMES, help="sizes (default: toyworld)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
 
 
 def pick_device(requested: str | None) -> str:
     """--device, or cuda when available; asking for cuda without a CUDA device is an InputError."""
+    import torch
+
     device = requested or ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError("--device", f"{device} was asked for but no CUDA device is available")

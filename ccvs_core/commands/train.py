@@ -1,16 +1,19 @@
-"""``ccvs train``: the training commands (one module per stage)."""
+"""``ccvs train``: the training commands (one module per stage), and those plugins add."""
 
 from __future__ import annotations
 
 import argparse
 
 from ccvs_core.commands import train_autoencoder, train_transformer
-from ccvs_core.commands.plugin_commands import TRAIN_GROUP, add_plugin_commands
+from ccvs_core.commands.plugin_commands import add_plugin_commands
+from ccvs_core.plugins import TRAIN_COMMANDS_GROUP
+
+NAME = "train"
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction, invoked: str | None = None) -> None:
     parser = subparsers.add_parser(
-        "train",
+        NAME,
         help="train the models",
         description="Train the models of CCVS: the flow-linked autoencoder (stage 1), then the transformer "
         "(stage 2); plugins add their own (e.g. the audio plugin's sound tokenizer).",
@@ -18,4 +21,4 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="train_command", metavar="TRAIN_COMMAND", required=True)
     train_autoencoder.add_parser(commands)
     train_transformer.add_parser(commands)
-    add_plugin_commands(commands, TRAIN_GROUP)
+    add_plugin_commands(commands, TRAIN_COMMANDS_GROUP, invoked)

@@ -7,7 +7,6 @@ import argparse
 from ccvs_core.commands.run_arguments import add_run_arguments, pick_device
 from ccvs_core.console import out
 from ccvs_core.errors import InputError
-from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
 
 DESCRIPTION = """\
 Train the first stage of CCVS (paper Sec. 3.2) on a dataset in the ccvs format: the encoder E and
@@ -67,6 +66,8 @@ def _channels(text: str | None) -> tuple[int, ...] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
+
     overrides = {
         "training": {
             "steps": args.steps, "batch_size": args.batch_size, "size": args.size, "clip_frames": args.clip_frames,

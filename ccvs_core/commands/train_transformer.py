@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
-import re
 from pathlib import Path
 from typing import Any
 
 from ccvs_core.commands.run_arguments import add_run_arguments, pick_device
+from ccvs_core.condition_values import split_items, split_spec
+from ccvs_core.config import ATTENTION_BACKENDS
 from ccvs_core.console import out
 from ccvs_core.errors import InputError
-from ccvs_core.training.transformer import TransformerTrainer, plan_transformer_run
 
 DESCRIPTION = """\
 Train the second stage of CCVS (paper Sec. 3.3): the GPT-style transformer T that predicts the
@@ -82,7 +81,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--layers", type=int, help="transformer blocks")
     model.add_argument("--heads", type=int, help="attention heads")
     model.add_argument("--width", type=int, help="embedding width D")
-    model.add_argument("--attention", choices=("auto", "sdpa", "xformers", "naive"), help="attention backend")
+    model.add_argument("--attention", choices=ATTENTION_BACKENDS, help="attention backend")
     parser.set_defaults(func=run)
 
 
@@ -90,27 +89,17 @@ def parse_condition_flags(flags: list[str]) -> dict[str, dict[str, Any]]:
     """``["state:bins=64", "class"]`` -> ``{"state": {"bins": 64}, "class": {}}``."""
     conditions: dict[str, dict[str, Any]] = {}
     for flag in flags:
-        name, _, settings = flag.partition(":")
-        if not name:
-            raise InputError(f"--cond {flag}", "must be NAME or NAME:KEY=VALUE,KEY=VALUE")
+        name, settings = split_spec(flag)
         if name in conditions:
             raise InputError(f"--cond {flag}", f"condition '{name}' is given twice")
-        values: dict[str, Any] = {}
-        for item in filter(
-            None, re.split(r",(?=[A-Za-z_][A-Za-z0-9_]*=)", settings)
-        ):  # JSON values may hold commas
-            key, sep, text = item.partition("=")
-            if not sep or not key:
-                raise InputError(f"--cond {flag}", f"'{item}' is not KEY=VALUE")
-            try:
-                values[key] = json.loads(text)
-            except json.JSONDecodeError:
-                values[key] = text
-        conditions[name] = values
+        conditions[name] = split_items(settings, f"--cond {flag}", has_value=False)[1]
     return conditions
 
 
 def run(args: argparse.Namespace) -> int:
+    from ccvs_core.training.transformer import TransformerTrainer
+    from ccvs_core.training.transformer_run import plan_transformer_run
+
     overrides = {
         "training": {
             "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,

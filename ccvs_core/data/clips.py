@@ -76,6 +76,28 @@ class Clip:
     layout: dict[str, Any] | None = None  # COCO restricted to the clip's frames, source pixels
     truth: dict[str, Any] | None = None
 
+    def head(self, count: int) -> Clip:
+        """The same clip cut to its first ``count`` frames (with their sound, states and layouts)."""
+        if not 1 <= count <= len(self.frame_indices):
+            raise InputError("clip head", f"needs 1 to {len(self.frame_indices)} frames, got {count}")
+        audio = self.audio
+        if audio is not None and self.sample_rate is not None:
+            audio = audio[:, : round(count / self.fps * self.sample_rate)]
+        layout = self.layout
+        if layout is not None:
+            images = [im for im in layout["images"] if im["clip_index"] < count]
+            ids = {im["id"] for im in images}
+            annotations = [a for a in layout["annotations"] if a["image_id"] in ids]
+            layout = {**layout, "images": images, "annotations": annotations}
+        return attrs.evolve(
+            self,
+            frame_indices=self.frame_indices[:count],
+            frames=self.frames[:count],
+            audio=audio,
+            state=None if self.state is None else self.state[:count],
+            layout=layout,
+        )
+
 
 def _parse_size(size: int | Sequence[int]) -> tuple[int, int]:
     pair = (size, size) if isinstance(size, int) else tuple(size)

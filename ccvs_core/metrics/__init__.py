@@ -1,7 +1,6 @@
 """Evaluation metrics of the paper (Sec. 4, "Metrics"): pairwise frame quality (PSNR, SSIM), the Frechet
 distance and FVD (``frechet``, ``fvd``, with the I3D network of ``i3d``), sample diversity DIV (``diversity``, with ``motion``'s flow
-estimate for its moving-parts mask) and the point-to-point measures of Table D4
-(``point_to_point``).
+estimate for its moving-parts mask), and the spread of a score over videos and runs (``intervals``).
 
 Conventions shared by every pairwise metric here:
 

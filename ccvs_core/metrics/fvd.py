@@ -8,7 +8,8 @@ from typing import Any
 
 from ccvs_core.errors import InputError
 from ccvs_core.metrics.frechet import frechet_distance_of
-from ccvs_core.metrics.i3d import FRAME_SIZE, I3D, file_sha256, i3d_features
+from ccvs_core.metrics.i3d import FRAME_SIZE, I3D, i3d_features
+from ccvs_core.weights import file_sha256
 
 
 def fvd(real, synthetic, model: I3D) -> float:

@@ -16,7 +16,6 @@ weights file's sha256 with every FVD.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from pathlib import Path
@@ -113,14 +112,6 @@ class I3D(nn.Module):
             x = getattr(self, name)(x)
         x = self.logits(F.avg_pool3d(x, (2, 7, 7), stride=1))  # [N, classes, T', 1, 1]
         return x.flatten(2).mean(2)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_i3d(path: str | os.PathLike, device: str | torch.device = "cpu") -> I3D:

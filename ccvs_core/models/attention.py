@@ -15,15 +15,13 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
+from ccvs_core.config import ATTENTION_BACKENDS as BACKENDS
+from ccvs_core.config import AttentionBackend as Backend
 from ccvs_core.errors import ConfigError
-
-Backend = Literal["auto", "sdpa", "xformers", "naive"]
-BACKENDS = ("auto", "sdpa", "xformers", "naive")
 
 
 @functools.cache

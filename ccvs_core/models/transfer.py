@@ -24,8 +24,8 @@ _SHAPE_FIELDS = ("layers", "heads", "width", "mlp_ratio")
 @attrs.frozen
 class Transfer:
     """What ``transfer_weights`` did: slot keys whose rows were copied, the new ones, and the new ones
-    whose token rows start as the trained frame tokens' (``Slot.frame_tokens``: the end frame) or as
-    the trained places they point at (``Slot.points_at``: the state)."""
+    whose token rows start as the trained frame tokens' (``Slot.init`` "frame_tokens": the end frame)
+    or as the trained places they point at (``Slot.init`` "cell", "column", "row": the state)."""
 
     shared: tuple[str, ...]
     new: tuple[str, ...]
@@ -66,13 +66,15 @@ def transfer_weights(
     shared, new = [], []
     for slot in target.layout.slots:
         match = old.get(slot.key)
-        if match is None or match.vocab_size != slot.vocab_size or match.length != slot.length:
+        same_size = match is not None and source.vocabs[match.id] == target.vocabs[slot.id]
+        if not same_size or match.length != slot.length:
             new.append(slot.key)
-            continue  # fresh rows; frame_tokens and points_at slots' are set from copied rows below
+            continue  # fresh rows; those of slots that start from frame tokens or places are set below
         shared.append(slot.key)
         target.slot.weight[slot.id] = source.slot.weight[match.id]
         target.token.weight[target.token_rows(slot.id)] = source.token.weight[source.token_rows(match.id)]
-        if slot.additive and match.additive:  # (a slot made additive only now starts at zero)
+        additive = slot.slot is not None and slot.slot.additive
+        if additive and match.slot.additive:  # (a slot made additive only now starts at zero)
             target.add.weight[target.additive_rows(slot.id)] = source.add.weight[
                 source.additive_rows(match.id)
             ]

@@ -1,8 +1,8 @@
 """The transformer T: a GPT-style decoder over the token sequence of ``SequenceLayout`` (Sec. 3.3, Appendix A).
 
-Input embedding = token embedding (each slot's vocabulary has its own rows of one table) + slot-type
-embedding + time embedding + in-slot position embedding: the spatio-temporal decomposition of
-Appendix A. Pre-norm blocks of causal multi-head self-attention and an MLP. The head scores the
+Input embedding = token embedding (each slot's vocabulary has its own rows of one table, a condition
+slot's with one more row: its absent token) + slot-type embedding + time embedding + in-slot position
+embedding: the spatio-temporal decomposition of Appendix A. Pre-norm blocks of causal multi-head self-attention and an MLP. The head scores the
 frame codebook only: only frame tokens are ever predicted. A key/value cache makes incremental
 decoding cost one position per step instead of the whole prefix.
 """
@@ -89,45 +89,50 @@ class VideoTransformer(nn.Module):
         super().__init__()
         self.config, self.layout, self.frame_vocab = config, layout, frame_vocab
         for s in layout.condition_slots:
-            if s.frame_tokens and s.vocab_size != frame_vocab:
+            if s.slot.init == "frame_tokens" and s.slot.vocab_size != frame_vocab:
                 raise PluginError(
                     f"condition '{s.condition}'",
-                    f"slot '{s.key}' holds frame tokens but has vocab_size {s.vocab_size}; "
+                    f"slot '{s.key}' holds frame tokens but has vocab_size {s.slot.vocab_size}; "
                     f"the codebook has {frame_vocab}",
                 )
             cells = layout.tokens_per_frame
-            if s.points_at == "cell" and s.vocab_size != cells:
+            if s.slot.init == "cell" and s.slot.vocab_size != cells:
                 raise PluginError(
                     f"condition '{s.condition}'",
-                    f"slot '{s.key}' points at cells but has vocab_size {s.vocab_size}; "
+                    f"slot '{s.key}' points at cells but has vocab_size {s.slot.vocab_size}; "
                     f"the token grid {layout.grid} has {cells}",
                 )
-        self.vocabs = [frame_vocab] + [s.vocab_size for s in layout.slots[1:]]  # per slot id
+        # rows per slot id: the codebook, the start token, each condition slot's values and its absent token
+        self.vocabs = [frame_vocab, 1] + [s.slot.vocab_size + 1 for s in layout.condition_slots]
         vocabs = self.vocabs
         offsets = torch.tensor([0, *vocabs[:-1]]).cumsum(0)  # first row of each slot's vocabulary
         self.register_buffer("token_offset", offsets[layout.slot_ids], persistent=False)  # [L]
         self.register_buffer("slot_ids", layout.slot_ids.clone(), persistent=False)  # [L]
         self.register_buffer("time_ids", layout.times + 1, persistent=False)  # [L], 0: no time (video-level)
         self.register_buffer("index_ids", layout.indices.clone(), persistent=False)  # [L]
-        self.register_buffer("timed", layout.timed.clone(), persistent=False)  # [L]
+        self.register_buffer("targeted", layout.target_mask.clone(), persistent=False)  # [L]
         self.token = nn.Embedding(sum(vocabs), config.width)
         self.slot = nn.Embedding(len(layout.slots), config.width)
         self.time = nn.Embedding(layout.num_frames + 1, config.width)
         self.index = nn.Embedding(max(s.length for s in layout.slots), config.width)
-        # timed video-level slots (the end frame) embed their gap to the window instead of a time
-        self.gap = nn.Embedding(config.max_gap + 1, config.width) if bool(layout.timed.any()) else None
+        # target slots (the end frame) embed their gap to the window instead of a time
+        self.gap = nn.Embedding(config.max_gap + 1, config.width) if bool(layout.target_mask.any()) else None
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
         self.norm = nn.LayerNorm(config.width)
         self.head = Linear(config.width, frame_vocab, bias=False)
-        # predictable condition slots (layouts, Fig. D2) get heads of their own, keyed by slot id
+        # predicted condition slots (layouts, Fig. D2) get heads of their own, keyed by slot id
         self.slot_heads = nn.ModuleDict(
-            {str(s.id): Linear(config.width, s.vocab_size, bias=False) for s in layout.slots if s.predictable}
+            {
+                str(s.id): Linear(config.width, s.slot.vocab_size, bias=False)
+                for s in layout.condition_slots
+                if s.slot.predicted
+            }
         )
         # additive slots (a class, a sound) also reach the frame tokens they condition directly, through
         # rows of their own that start at zero: the model starts as if they were not there
-        self.additive = [s for s in layout.condition_slots if s.additive]
-        sizes = [s.vocab_size for s in self.additive]
+        self.additive = [s for s in layout.condition_slots if s.slot.additive]
+        sizes = [s.slot.vocab_size + 1 for s in self.additive]
         self.add = nn.Embedding(sum(sizes), config.width) if self.additive else None
         self.register_buffer(
             "frame_time", torch.where(layout.slot_ids == 0, layout.times, -1), persistent=False
@@ -145,43 +150,52 @@ class VideoTransformer(nn.Module):
 
     @torch.no_grad()
     def copy_frame_embeddings(self, only: Collection[str] | None = None) -> list[str]:
-        """Set the token rows of every ``frame_tokens`` slot (the end frame; those whose key is in
+        """Set the value rows of every ``init="frame_tokens"`` slot (the end frame; those whose key is in
         ``only``, if given) to the frame tokens' rows: the same codes, so the same starting meaning.
         Returns the slots' keys."""
         copied = []
+        frame_rows = self.token.weight[self.token_rows(0)]
         for s in self.layout.condition_slots:
-            if s.frame_tokens and (only is None or s.key in only):
-                self.token.weight[self.token_rows(s.id)] = self.token.weight[self.token_rows(0)]
+            if s.slot.init == "frame_tokens" and (only is None or s.key in only):
+                first = self.token_rows(s.id).start
+                self.token.weight[first : first + self.frame_vocab] = frame_rows
                 copied.append(s.key)
         return copied
 
+    def cell_embeddings(self) -> torch.Tensor:
+        """``[h, w, D]``: the part of a frame token's input embedding that says which cell of the grid it
+        is in (its in-slot position embedding). Slots with ``init`` "cell", "column" or "row" start from
+        it, so it must change with the positional encoding."""
+        h, w = self.layout.grid
+        return self.index.weight[: h * w].view(h, w, -1)
+
     @torch.no_grad()
     def point_embeddings(self, only: Collection[str] | None = None) -> list[str]:
-        """Set the token rows of every ``points_at`` slot (those whose key is in ``only``, if given) to the
-        places they name: value v of a slot pointing at x becomes the mean position embedding of the
-        frame tokens in the column at ``(v + 0.5) / vocab_size`` of the width (linearly between two
-        columns' means; y: rows; "cell": frame token v's own), less the slot's own position
-        embedding, so that token + position embedding of the slot is the place's. Returns the slots'
-        keys."""
-        h, w = self.layout.grid
-        places = self.index.weight[: h * w].view(h, w, -1)
+        """Set the value rows of every slot whose ``init`` is a place (those whose key is in ``only``, if
+        given) to the places they name: value v of a "column" slot becomes the mean cell embedding of
+        the column at ``(v + 0.5) / vocab_size`` of the width (linearly between two columns' means;
+        "row": rows; "cell": frame token v's own), less the slot's own position embedding, so that
+        token + position embedding of the slot is the place's. Returns the slots' keys."""
+        places = self.cell_embeddings()
         pointed = []
         for s in self.layout.condition_slots:
-            if s.points_at is None or (only is not None and s.key not in only):
+            if s.slot.init not in ("cell", "column", "row") or (only is not None and s.key not in only):
                 continue
-            if s.points_at == "cell":
+            vocab = s.slot.vocab_size
+            if s.slot.init == "cell":
                 rows = places.flatten(0, 1)  # [h * w, D]: value v is frame token v
             else:
-                lines = places.mean(0) if s.points_at == "x" else places.mean(1)  # [w or h, D]
+                lines = places.mean(0) if s.slot.init == "column" else places.mean(1)  # [w or h, D]
                 size = len(lines)
-                u = (torch.arange(s.vocab_size, device=lines.device) + 0.5) * size / s.vocab_size - 0.5
+                u = (torch.arange(vocab, device=lines.device) + 0.5) * size / vocab - 0.5
                 u = u.clamp(0, size - 1)  # value -> fractional column (row) index
                 low = u.floor().long()
                 high = (low + 1).clamp(max=size - 1)
                 frac = (u - low)[:, None].to(lines.dtype)
                 rows = lines[low] * (1 - frac) + lines[high] * frac  # [vocab, D]
             own = self.index.weight[: s.length].mean(0)  # the slot's own in-slot positions
-            self.token.weight[self.token_rows(s.id)] = rows - own
+            first = self.token_rows(s.id).start
+            self.token.weight[first : first + vocab] = rows - own
             pointed.append(s.key)
         return pointed
 
@@ -190,8 +204,8 @@ class VideoTransformer(nn.Module):
         first = 0
         for s in self.additive:
             if s.id == slot_id:
-                return slice(first, first + s.vocab_size)
-            first += s.vocab_size
+                return slice(first, first + s.slot.vocab_size + 1)
+            first += s.slot.vocab_size + 1
         raise KeyError(f"slot {slot_id} is not additive")
 
     def _additive(self, window: torch.Tensor, positions: slice) -> torch.Tensor:
@@ -229,7 +243,7 @@ class VideoTransformer(nn.Module):
         """Token + slot + time + in-slot position embeddings of positions ``start .. start + n`` ``[B, n, D]``
         (+ the additive slots' embeddings at frame tokens).
 
-        gaps: ``[B, L]`` from ``SequenceLayout.gap_ids``, required when the layout has timed slots: their
+        gaps: ``[B, L]`` from ``SequenceLayout.gap_ids``, required when the layout has target slots: their
         positions embed the gap between the window's first frame and their target frame (Appendix E:
         "the positional embedding of the end frame reflects the gap"), clamped to ``max_gap``.
         window: ``[B, L]``, the whole window's sequence, required when the layout has additive slots and
@@ -237,12 +251,12 @@ class VideoTransformer(nn.Module):
         """
         positions = slice(start, start + tokens.shape[1])
         time = self.time(self.time_ids[positions])  # [n, D]
-        timed = self.timed[positions]
-        if self.gap is not None and bool(timed.any()):
+        targeted = self.targeted[positions]
+        if self.gap is not None and bool(targeted.any()):
             if gaps is None:
-                raise ValueError("this layout has timed slots: pass their gaps (SequenceLayout.gap_ids)")
+                raise ValueError("this layout has target slots: pass their gaps (SequenceLayout.gap_ids)")
             gap = self.gap(gaps[:, positions].clamp(0, self.config.max_gap))  # [B, n, D]
-            time = torch.where(timed[:, None], gap, time)
+            time = torch.where(targeted[:, None], gap, time)
         x = (
             self.token(tokens + self.token_offset[positions])
             + self.slot(self.slot_ids[positions])
@@ -269,7 +283,7 @@ class VideoTransformer(nn.Module):
         """Logits ``[B, n, frame_vocab]`` for tokens ``[B, n]`` at positions ``start .. start + n``; entry i
         scores the frame token at position ``start + i + 1``. With a cache, ``start`` must equal its length.
         ``gaps``, ``window``: see ``embed``. ``hidden``: return the final normalised states ``[B, n, D]`` instead, for
-        ``head_for`` (predictable condition slots)."""
+        ``head_for`` (predicted condition slots)."""
         if start + tokens.shape[1] > self.layout.length:
             raise ValueError(
                 f"positions up to {start + tokens.shape[1]} exceed the window ({self.layout.length})"
@@ -291,21 +305,21 @@ def next_token_loss(logits: torch.Tensor, sequence: torch.Tensor, layout: Sequen
 
     logits ``[B, L, V]`` from ``VideoTransformer(sequence)``; sequence ``[B, L]``.
     """
-    predicted = layout.predicted[1:].to(sequence.device)  # [L-1]: targets at positions 1..L-1
+    predicted = layout.frame_mask[1:].to(sequence.device)  # [L-1]: targets at positions 1..L-1
     scores = logits[:, :-1][:, predicted]  # [B, P, V]
     targets = sequence[:, 1:][:, predicted]  # [B, P]
     return F.cross_entropy(scores.reshape(-1, scores.shape[-1]).float(), targets.reshape(-1))
 
 
 def slot_token_loss(model: VideoTransformer, hidden: torch.Tensor, sequence: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of the predictable condition slots' tokens (Fig. D2: the model also learns to
+    """Cross-entropy of the predicted condition slots' tokens (Fig. D2: the model also learns to
     predict layouts), each slot scored by its own head; 0 when the layout has none.
 
     hidden ``[B, L, D]`` from ``model(sequence, hidden=True)``; sequence ``[B, L]``."""
     layout = model.layout
     losses = []
-    for s in layout.slots:
-        if not s.predictable:
+    for s in layout.condition_slots:
+        if not s.slot.predicted:
             continue
         targets = (
             layout.positions(s.key).flatten().to(sequence.device)

@@ -11,33 +11,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import torch
 
-from ccvs_core.conditions import Condition, check_video_tokens
+from ccvs_core.conditions import Condition
 from ccvs_core.console import track
 from ccvs_core.data.clips import ClipDataset, FrameGeometry
 from ccvs_core.data.video import read_record_frames
 from ccvs_core.errors import InputError
 from ccvs_core.models.autoencoder import FlowAutoencoder, frames_to_tensor
-from ccvs_core.weights import load_tensors, save_tensors
+from ccvs_core.training.conditions import video_tokens as condition_video_tokens
+from ccvs_core.weights import file_sha256, load_tensors, save_tensors
 
 BATCH = 16  # frames tokenized at once
 
 
-def file_digest(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cache_key(weights: Path, size: tuple[int, int]) -> dict[str, str]:
     """What cached tokens depend on: the autoencoder's weights and the frame size."""
-    return {"autoencoder_sha256": file_digest(weights), "size": f"{size[0]}x{size[1]}"}
+    return {"autoencoder_sha256": file_sha256(weights), "size": f"{size[0]}x{size[1]}"}
 
 
 @torch.no_grad()
@@ -85,13 +77,12 @@ def condition_digest(conditions: dict[str, Condition]) -> str:
 def condition_tracks(
     conditions: dict[str, Condition],
     clips: ClipDataset,
-    frame_tokens: dict[str, torch.Tensor],
     key: dict[str, str],
     cache: Path,
     progress: bool = True,
 ) -> dict[str, dict[str, dict[str, torch.Tensor]]]:
-    """``{video id: {condition: {slot: tokens}}}`` of every video of ``clips`` (``Condition.video_tokens``
-    of the whole video), from ``cache`` when it was made with the same ``key`` (the autoencoder and
+    """``{video id: {condition: {slot: tokens}}}`` of every video of ``clips`` (``training.conditions.
+    video_tokens`` of the whole video), from ``cache`` when it was made with the same ``key`` (the autoencoder and
     frame size) and the same conditions."""
     key = {**key, "conditions_sha256": condition_digest(conditions)}
     ids = {v.id for v in clips.videos}
@@ -108,10 +99,9 @@ def condition_tracks(
         sample = clips.video_clip(v)
         for name, condition in conditions.items():
             try:
-                tokens = condition.video_tokens(sample, frame_tokens[record.id])
+                tokens = condition_video_tokens(condition, sample)
             except InputError as err:
                 raise InputError(record.folder, f"condition '{name}': {err}") from err
-            tokens = check_video_tokens(condition, tokens, record.num_frames)
             tracks.setdefault(record.id, {})[name] = tokens
             flat.update({f"{record.id}/{name}/{slot}": value for slot, value in tokens.items()})
     save_tensors(cache, flat, metadata=key)

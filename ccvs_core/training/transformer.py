@@ -6,10 +6,11 @@ warm-up and a cosine decay, gradient clipping, checkpoints every N steps (atomic
 stage 1), and sample grids of predicted videos: the first real frame as context, the following
 frames sampled (top-k) and decoded by the autoencoder with the flow module.
 
-Conditions (``--cond NAME``) are built from their plugins, fitted to the training videos
-(``Condition.configure``), and their tokens of every training video are computed once and cached next
-to the frame tokens; a window reads its frames' condition tokens, and a timed slot (the end frame)
+Conditions (``--cond NAME``) are built from their plugins, prepared on the training videos
+(``Condition.prepare``), and their tokens of every training video are computed once and cached next
+to the frame tokens; a window reads its frames' condition tokens, and a target slot (the end frame)
 the tokens of a random later target frame with its gap. The conditions' own modules are frozen here.
+The run is planned in ``transformer_run``, its loss is ``transformer_loss``'s.
 """
 
 from __future__ import annotations
@@ -18,155 +19,37 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import attrs
 import torch
 
-from ccvs_core.conditions import Condition, ConditionContext, get_condition
-from ccvs_core.config import TransformerConfig, TransformerTrainingConfig, preset
-from ccvs_core.config_base import Config
+from ccvs_core.conditioning import build_layout, condition_context, generation_tokens, slots_of
 from ccvs_core.console import console, progress_bar
 from ccvs_core.data.clips import ClipDataset, first_clips
-from ccvs_core.errors import CheckpointError, ConfigError, InputError
+from ccvs_core.errors import CheckpointError, InputError
 from ccvs_core.generation import SamplingConfig, generate_frame_tokens
 from ccvs_core.media import make_grid, write_image
 from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
 from ccvs_core.models.io import WEIGHTS_FILE, export_module, load_autoencoder
 from ccvs_core.models.transfer import transfer_weights
-from ccvs_core.models.transformer import VideoTransformer, next_token_loss, slot_token_loss
-from ccvs_core.pipeline import CONFIG_FILE as PIPELINE_CONFIG
-from ccvs_core.pipeline import CCVSPipeline, build_layout, condition_context
+from ccvs_core.models.transformer import VideoTransformer
+from ccvs_core.pipeline_format import PipelineParts
 from ccvs_core.training import distributed
 from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
+from ccvs_core.training.conditions import build_conditions
 from ccvs_core.training.run_log import append_log, truncate_log
 from ccvs_core.training.sampler import DrawSampler
 from ccvs_core.training.token_cache import cache_key, condition_tracks, video_tokens
 from ccvs_core.training.transformer_data import TokenClips
-from ccvs_core.weights import load_json, load_module
+from ccvs_core.training.transformer_loss import batch_loss, held_out_loss
+from ccvs_core.training.transformer_run import RUN_FILE, TransformerRunConfig
+from ccvs_core.weights import load_module
 
-RUN_FILE = "run.json"
 EXPORT_DIR = "transformer"
 PIPELINE_DIR = "pipeline"  # what ccvs generate --model takes
-RESUMABLE = {"steps", "checkpoint_every", "sample_every", "precision"}
 SAMPLE_VIDEOS = 4
 # held-out windows (the val split's) scored at every checkpoint: the same ones each time, enough for
 # the loss to ~0.01; a training loss that falls while this one rises is memorising the videos
 HELD_OUT_WINDOWS = 64
-
-
-@attrs.frozen(kw_only=True)
-class TransformerRunConfig(Config):
-    """Everything a stage-2 run depends on, saved as ``OUT/run.json``."""
-
-    autoencoder: str  # folder of the exported stage-1 autoencoder
-    frame_size: tuple[int, int]  # (height, width) of the frames it was trained on
-    transformer: TransformerConfig = attrs.Factory(TransformerConfig)
-    training: TransformerTrainingConfig = attrs.Factory(TransformerTrainingConfig)
-    conditions: dict[str, dict[str, Any]] = attrs.Factory(dict)  # name -> its config, as asked for
-    # pipeline folder whose transformer weights start the run (transfer_weights): a new condition
-    # learns its own embeddings on top of a trained model
-    init_from: str | None = None
-
-
-def condition_configs(requested: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """``{name: {field: value}}`` (fields left out keep the plugin's defaults) -> full, checked configs."""
-    configs = {}
-    for name, values in requested.items():
-        cls = get_condition(name)
-        merged = {**cls.config_class().to_dict(), **values}
-        configs[name] = cls.config_class.from_dict(merged, source=f"--cond {name}").to_dict()
-    return configs
-
-
-def plan_transformer_run(
-    out: str | os.PathLike,
-    autoencoder: str | os.PathLike | None,
-    preset_name: str | None,
-    overrides: dict,
-    conditions: Mapping[str, Mapping[str, Any]] | None = None,
-    init_from: str | os.PathLike | None = None,
-) -> TransformerRunConfig:
-    """The run config for ``out``: the saved one when resuming (only RESUMABLE training fields may
-    change), else preset ``preset_name`` (default "toyworld") for the autoencoder in ``autoencoder``.
-    ``conditions``: ``{name: config values}`` to train with (None: the saved run's, or none).
-    ``init_from``: a pipeline folder whose transformer starts the run (None: the saved run's, or none)."""
-    saved_path = Path(out) / RUN_FILE
-    saved = TransformerRunConfig.from_json(saved_path) if saved_path.is_file() else None
-    if saved is None and autoencoder is None:
-        raise InputError("--autoencoder", "is required to start a run (the folder stage 1 exported)")
-    if saved is not None and init_from is None:
-        init_from = saved.init_from  # its size came from there
-    if saved is not None and preset_name is None:
-        base = saved
-    else:
-        name = preset_name or "toyworld"
-        folder = str(autoencoder if autoencoder is not None else saved.autoencoder)
-        info = load_json(Path(folder) / "config.json")
-        if "frame_size" not in info:
-            raise CheckpointError(
-                Path(folder) / "config.json",
-                "has no 'frame_size' (export it again with ccvs train autoencoder)",
-            )
-        base = TransformerRunConfig(
-            autoencoder=folder,
-            frame_size=tuple(info["frame_size"]),
-            transformer=preset(TransformerConfig, name)
-            if init_from is None
-            else _pipeline_transformer(init_from),
-            training=preset(TransformerTrainingConfig, name),
-        )
-    run = attrs.evolve(
-        base,
-        transformer=base.transformer.replace(**overrides.get("transformer", {})),
-        training=base.training.replace(**overrides.get("training", {})),
-    )
-    if autoencoder is not None:
-        run = attrs.evolve(run, autoencoder=str(autoencoder))
-    if conditions is not None or saved is None:
-        run = attrs.evolve(run, conditions=condition_configs(conditions or {}))
-    if init_from is not None:
-        run = attrs.evolve(run, init_from=str(init_from))
-    if saved is not None:
-        if sorted(saved.conditions) != sorted(run.conditions):
-            raise ConfigError(
-                f"--out {out}",
-                f"holds a run trained with conditions {sorted(saved.conditions) or 'none'}, "
-                f"not {sorted(run.conditions) or 'none'}",
-                "resume with the same --cond flags, or choose another --out",
-            )
-        old, new = _flat(saved.to_dict()), _flat(run.to_dict())
-        changed = [k for k in old if old[k] != new.get(k) and k.removeprefix("training.") not in RESUMABLE]
-        if changed:
-            raise ConfigError(
-                f"--out {out}",
-                f"holds a run started with {changed[0]} = {old[changed[0]]!r}, not {new[changed[0]]!r}",
-                "resume with the same settings (only --steps, --checkpoint-every, --sample-every and "
-                "--precision may change; --init-from only starts a run), or choose another --out",
-            )
-    return run
-
-
-def _pipeline_transformer(folder: str | os.PathLike) -> TransformerConfig:
-    """The transformer config of the pipeline in ``folder``: a run started from it has its size."""
-    path = Path(folder) / PIPELINE_CONFIG
-    data = load_json(path)
-    if not isinstance(data, dict) or not isinstance(data.get("transformer"), dict):
-        raise CheckpointError(
-            path, "has no 'transformer' section (is it a folder ccvs generate --model takes?)"
-        )
-    return TransformerConfig.from_dict(data["transformer"], source=str(path), prefix="transformer.")
-
-
-def _flat(config: dict, prefix: str = "") -> dict:
-    """{"training": {"lr": 1}} -> {"training.lr": 1}."""
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[prefix + key] = value
-    return out
 
 
 class TransformerTrainer:
@@ -181,13 +64,15 @@ class TransformerTrainer:
         self.fps = clips.videos[0].meta.fps
         context = condition_context(self.autoencoder, run.frame_size, self.fps)
         self.conditions = build_conditions(run.conditions, clips.videos, context, self.device)
-        self.layout = build_layout(self.autoencoder.config, run.transformer, run.frame_size, self.conditions)
+        self.layout = build_layout(
+            self.autoencoder.config, run.transformer, run.frame_size, slots_of(self.conditions)
+        )
         torch.manual_seed(cfg.seed)
         self.model = VideoTransformer(run.transformer, self.layout, self.autoencoder.config.codebook_size).to(
             self.device
         )
-        # the parts put together; it also lends the conditions the frame tokenizer (Condition.setup)
-        self.pipeline = CCVSPipeline(self.autoencoder, self.model, run.frame_size, self.conditions, self.fps)
+        # the parts put together, saved as OUT/pipeline at every checkpoint
+        self.pipeline = PipelineParts(self.autoencoder, self.model, run.frame_size, self.conditions, self.fps)
         self.optimizer = torch.optim.AdamW(
             _param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95)
         )
@@ -216,7 +101,7 @@ class TransformerTrainer:
             return tokens, {}
         key = cache_key(weights, self.run.frame_size)
         cache = folder / f"{split}-conditions.safetensors"
-        return tokens, condition_tracks(self.conditions, clips, tokens, key, cache, self.progress)
+        return tokens, condition_tracks(self.conditions, clips, key, cache, self.progress)
 
     def _held_out_windows(self, data: str | os.PathLike) -> TokenClips | None:
         """Windows of the data's val split, or None (said once, training goes on) when it has no video
@@ -229,10 +114,13 @@ class TransformerTrainer:
             console.print(f"no held-out loss: {error}")
             return None
         seed = self.run.training.seed
-        return TokenClips(tokens, window, seed, tracks, self._timed_slots(), self.run.transformer.max_gap)
+        return TokenClips(tokens, window, seed, tracks, self._target_slots(), self.run.transformer.max_gap)
 
-    def _timed_slots(self) -> dict[str, list[str]]:
-        return {name: [slot.name for slot in c.slots() if slot.timed] for name, c in self.conditions.items()}
+    def _target_slots(self) -> dict[str, list[str]]:
+        return {
+            name: [slot.name for slot in c.slots() if slot.level == "target"]
+            for name, c in self.conditions.items()
+        }
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up to ``lr``, then a cosine decay to a tenth of it at the last step."""
@@ -249,7 +137,7 @@ class TransformerTrainer:
             self.run.transformer.window,
             cfg.seed,
             self.tracks,
-            self._timed_slots(),
+            self._target_slots(),
             self.run.transformer.max_gap,
         )
         start = self.step * cfg.batch_size * distributed.world_size()
@@ -285,7 +173,7 @@ class TransformerTrainer:
         gaps: Mapping[str, torch.Tensor] | None = None,
     ) -> dict[str, float]:
         """frames: tokens ``[B, N, h, w]``; conditions: ``{condition: {slot: tokens}}`` of the same
-        windows; gaps: ``{condition: [B]}`` of the timed ones (as ``TokenClips`` makes them)."""
+        windows; gaps: ``{condition: [B]}`` of those with a target slot (as ``TokenClips`` makes them)."""
         cfg = self.run.training
         lr = self.lr_at(self.step)
         for group in self.optimizer.param_groups:
@@ -329,7 +217,10 @@ class TransformerTrainer:
         for i in range(count):
             clip = self.sample_clips[i]
             raw = {name: condition.from_sample(clip) for name, condition in self.conditions.items()}
-            per_clip.append(self.pipeline.condition_tokens(raw, len(clip.frame_indices), 1, self.device)[:2])
+            tokens = generation_tokens(
+                self.conditions, raw, len(clip.frame_indices), self.fps, 1, self.device
+            )
+            per_clip.append(tokens[:2])
         conditions = {
             c: {s: torch.cat([tokens[c][s] for tokens, _ in per_clip]) for s in slots}
             for c, slots in per_clip[0][0].items()
@@ -354,7 +245,7 @@ class TransformerTrainer:
 
     def _initialise(self, folder: Path) -> None:
         """Start from the transformer of the pipeline in ``folder``, made on the same autoencoder."""
-        source = CCVSPipeline.from_pretrained(folder, self.device)
+        source = PipelineParts.from_pretrained(folder, self.device)
         ours = self.autoencoder.state_dict()
         theirs = source.autoencoder.state_dict()
         if ours.keys() != theirs.keys() or any(not torch.equal(ours[k], theirs[k]) for k in ours):
@@ -399,78 +290,9 @@ class TransformerTrainer:
             console.print(f"resuming from {path} (step {self.step})")
 
 
-def window_loss(
-    model: VideoTransformer,
-    sequence: torch.Tensor,
-    gaps: torch.Tensor | None = None,
-    precision: str = "float32",
-) -> torch.Tensor:
-    """The training loss of a batch of windows ``[B, L]``: Eq. 8 on the frame tokens, plus the predictable
-    condition slots' (layouts, Fig. D2); the forward pass under bfloat16 autocast when ``precision``
-    says so. ``gaps``: ``SequenceLayout.gap_ids`` of the timed slots."""
-    with torch.autocast(sequence.device.type, torch.bfloat16, enabled=precision == "bfloat16"):
-        hidden = model(sequence, gaps=gaps, hidden=True)
-        loss = next_token_loss(model.head(hidden), sequence, model.layout)
-        if model.slot_heads:
-            loss = loss + slot_token_loss(model, hidden, sequence)
-    return loss
-
-
-def batch_loss(
-    model: VideoTransformer,
-    frames: torch.Tensor,
-    conditions: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
-    gaps: Mapping[str, torch.Tensor] | None = None,
-    precision: str = "float32",
-) -> torch.Tensor:
-    """``window_loss`` of a batch as ``TokenClips`` gives it (frame tokens ``[B, N, h, w]``, condition
-    tokens, the timed conditions' gaps ``[B]``), moved to the model's device and laid out."""
-    device = model.head.weight.device
-    sequence = model.layout.join(frames.to(device), conditions or {})
-    gap_ids = model.layout.gap_ids({c: g.to(device) for c, g in (gaps or {}).items()}, len(frames))
-    return window_loss(model, sequence, gap_ids, precision)
-
-
-@torch.no_grad()
-def held_out_loss(
-    model: VideoTransformer, windows: TokenClips, count: int, batch_size: int, precision: str = "float32"
-) -> float:
-    """``window_loss`` averaged over windows ``0 .. count - 1`` of ``windows`` (each video once, then
-    again from other start frames; the same windows at every call), in eval mode."""
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    for first in range(0, count, batch_size):
-        batch = torch.utils.data.default_collate(
-            [windows[d] for d in range(first, min(first + batch_size, count))]
-        )
-        loss = batch_loss(model, batch["frames"], batch["conditions"], batch["gaps"], precision)
-        total += float(loss) * len(batch["frames"])
-    model.train(was_training)
-    return total / count
-
-
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """Weight decay on the matrices of linear layers only (not on biases, norms or embeddings)."""
     decay = [p for m in model.modules() if isinstance(m, torch.nn.Linear) for p in [m.weight]]
     ids = {id(p) for p in decay}
     rest = [p for p in model.parameters() if id(p) not in ids]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
-
-
-def build_conditions(
-    configs: Mapping[str, Mapping[str, Any]], videos: list, context: ConditionContext, device: torch.device
-) -> dict[str, Condition]:
-    """The run's conditions, each fitted to the training videos and the pipeline (``Condition.configure``)
-    and frozen."""
-    conditions = {}
-    for name, values in configs.items():
-        cls = get_condition(name)
-        condition = cls(cls.config_class.from_dict(dict(values), source=f"--cond {name}"))
-        fitted = condition.configure(videos, context)
-        if fitted != condition.config:
-            condition = cls(fitted)
-        condition.setup(context)
-        condition.fit(videos, context)
-        conditions[name] = condition.to(device).requires_grad_(False).eval()
-    return conditions

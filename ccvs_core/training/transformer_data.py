@@ -17,7 +17,7 @@ class TokenClips(torch.utils.data.Dataset):
     (seed, draw).
 
     tracks: the conditions' tokens of whole videos (``Condition.video_tokens``). Frame slots are cut to
-    the window; video slots are taken whole; a timed slot (``timed``: ``{condition: [slot names]}``)
+    the window; video slots are taken whole; a target slot (``targets``: ``{condition: [slot names]}``)
     gets the tokens of a random target frame after the window's first, at most ``max_gap`` frames
     later, and its gap (target - first frame) goes in ``gaps``.
     """
@@ -28,14 +28,14 @@ class TokenClips(torch.utils.data.Dataset):
         num_frames: int,
         seed: int,
         tracks: Tracks | None = None,
-        timed: dict[str, list[str]] | None = None,
+        targets: dict[str, list[str]] | None = None,
         max_gap: int = 64,
     ):
         self.ids = sorted(v for v, t in tokens.items() if t.shape[0] >= num_frames)
         if not self.ids:
             raise ValueError(f"no video has the {num_frames} frames a window needs")
         self.tokens, self.num_frames, self.seed = tokens, num_frames, seed
-        self.tracks, self.timed, self.max_gap = tracks or {}, timed or {}, max_gap
+        self.tracks, self.targets, self.max_gap = tracks or {}, targets or {}, max_gap
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -49,13 +49,13 @@ class TokenClips(torch.utils.data.Dataset):
         start = int(rng.integers(0, video.shape[0] - self.num_frames + 1))
         conditions, gaps = {}, {}
         for name, slots in self.tracks.get(video_id, {}).items():
-            timed = self.timed.get(name, [])
-            if timed:
+            targeted = self.targets.get(name, [])
+            if targeted:
                 low, high = min(start + 1, last), min(last, start + self.max_gap)
                 target = int(rng.integers(low, high + 1))
                 gaps[name] = torch.tensor(target - start)
             conditions[name] = {
-                slot: value[target] if slot in timed
+                slot: value[target] if slot in targeted
                 else value if value.ndim == 1
                 else value[start : start + self.num_frames]
                 for slot, value in slots.items()

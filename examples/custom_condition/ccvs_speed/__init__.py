@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import torch
 
-from ccvs_core import Condition, Config, InputError, Slot, Timeline, at_least, greater_than
+from ccvs_core import Clip, Condition, Config, InputError, Slot, Timeline, at_least, greater_than
 
 
 @attrs.frozen(kw_only=True)
@@ -31,7 +31,7 @@ class SpeedCondition(Condition):
     def slots(self) -> list[Slot]:
         return [Slot("video", 1, self.config.bins)]
 
-    def parse(self, spec: str) -> float:
+    def parse(self, spec: str, options: Any) -> float:
         try:
             speed = float(spec)
         except ValueError:
@@ -40,12 +40,12 @@ class SpeedCondition(Condition):
             raise InputError(f"--cond speed:{spec}", "must be a finite number >= 0")
         return speed
 
-    def from_sample(self, sample: Any) -> float:
-        if sample.state is None or len(sample.state) < 2:
+    def from_sample(self, clip: Clip) -> float:
+        if clip.state is None or len(clip.state) < 2:
             raise InputError(
-                f"video '{sample.video_id}'", "needs a state.json of 2 frames or more for its speed"
+                f"video '{clip.video_id}'", "needs a state.json of 2 frames or more for its speed"
             )
-        return float((sample.state[1:] - sample.state[:-1]).norm(dim=-1).mean())
+        return float((clip.state[1:] - clip.state[:-1]).norm(dim=-1).mean())
 
     def tokenize(self, raw: float, timeline: Timeline) -> dict[str, torch.Tensor]:
         bin_ = min(self.config.bins - 1, int(raw / self.config.max_speed * self.config.bins))

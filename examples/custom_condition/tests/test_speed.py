@@ -1,12 +1,21 @@
-"""The example plugin: found by entry point once pip-installed, parses its value, trains and generates."""
+"""The example plugin: found by entry point once pip-installed, reads its value, and passes the
+conformance kit (which trains, saves, loads and generates with it)."""
 
 import pytest
 import torch
 from ccvs_speed import SpeedCondition, SpeedConfig
 
 from ccvs_core import InputError, Timeline, get_condition, list_conditions
-from ccvs_core.media import read_frames
-from tests.helpers import first_frame_file, generate_cli, train_with_conditions_cli
+from ccvs_core.testing import ConditionConformance
+
+
+class TestSpeedConformance(ConditionConformance):
+    condition = "speed"
+    config = {"bins": 4}  # noqa: RUF012
+    bad_values = ["fast", "-1", "nan"]  # noqa: RUF012
+
+    def cli_value(self, world, folder):
+        return "2.5"
 
 
 def test_found_through_its_entry_point():
@@ -17,17 +26,11 @@ def test_found_through_its_entry_point():
 
 def test_parse_and_tokenize():
     condition = SpeedCondition(SpeedConfig(bins=4, max_speed=2.0))
-    assert condition.parse("1.2") == 1.2
+    options = condition.options_class()
+    assert condition.parse("1.2", options) == 1.2
     for bad in ("fast", "-1", "nan"):
         with pytest.raises(InputError, match="--cond speed:"):
-            condition.parse(bad)
+            condition.parse(bad, options)
     tokens = [condition.tokenize(s, Timeline(3, 10.0))["tokens"].item() for s in (0.0, 0.6, 1.2, 9.0)]
     assert tokens == [0, 1, 2, 3]
     assert condition.tokenize(0.5, Timeline(3, 10.0))["tokens"].dtype == torch.long
-
-
-def test_ccvs_trains_and_generates_with_it(stage1, tmp_path):
-    pipeline = train_with_conditions_cli(stage1, tmp_path / "run", ["speed:bins=4"])
-    context = first_frame_file(stage1[0])
-    assert generate_cli(pipeline, tmp_path / "fast.gif", ["speed:2.5"], context=context, frames=4) == 0
-    assert read_frames(tmp_path / "fast.gif").shape[0] == 4

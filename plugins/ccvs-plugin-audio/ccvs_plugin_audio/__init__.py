@@ -13,19 +13,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 import torch
 
-from ccvs_core import Condition, ConditionContext, Config, ConfigError, InputError, Slot, Timeline
-from ccvs_core.config_base import at_least, greater_than
-from ccvs_core.weights import load_json, load_module, load_tensors
+from ccvs_core import (
+    Clip,
+    Condition,
+    ConditionContext,
+    Config,
+    ConfigError,
+    InputError,
+    Slot,
+    Timeline,
+    at_least,
+    greater_than,
+    load_json,
+    load_module,
+    load_tensors,
+)
 from ccvs_plugin_audio.sound import Sound, frame_windows, log_spectrogram, onset_tokens, read_sound
 from ccvs_plugin_audio.tokenizer import SoundTokenizer, SoundTokenizerConfig
 
-__version__ = "0.4.0"
-PAD_FLAG = "--pad-audio"
+__version__ = "0.5.0"
 
 
 @attrs.frozen(kw_only=True)
@@ -42,6 +53,13 @@ class AudioConfig(Config):
             raise ConfigError("field 'AudioConfig.onset_bins'", "must be 0 (no onset slot) or at least 2")
 
 
+@attrs.frozen(kw_only=True)
+class AudioOptions(Config):
+    """``--cond audio:drums.wav,pad=true``."""
+
+    pad: bool = False  # pad a sound track shorter than the video with silence
+
+
 class AudioCondition(Condition):
     """Two frame-level slots: ``tokens``, the sound tokenizer's tokens of each frame's window, and
     ``onset``, one token of how much louder that window is than the previous one (a hit's start is
@@ -51,7 +69,7 @@ class AudioCondition(Condition):
     attention alone, it was not learnt; benchmarks/control_toyworld.py)."""
 
     config_class = AudioConfig
-    cli_flags: ClassVar[dict[str, str]] = {PAD_FLAG: "pad a sound track shorter than the video with silence"}
+    options_class = AudioOptions
 
     def __init__(self, config: AudioConfig | None = None):
         super().__init__(config)
@@ -64,17 +82,17 @@ class AudioCondition(Condition):
             slots.append(Slot("frame", 1, self.config.onset_bins, name="onset", additive=True))
         return slots
 
-    def configure(self, videos: Sequence[Any], context: ConditionContext) -> Config:
+    def prepare(self, videos: Sequence[Any], context: ConditionContext) -> None:
+        """Load the trained sound tokenizer (trained on its own, by ``ccvs train audio-tokenizer``) and
+        take its sizes into the config."""
         folder = self._tokenizer_folder()
         data = load_json(folder / "config.json")
         if not isinstance(data, dict) or "sound_tokenizer" not in data:
             raise InputError(folder / "config.json", "is not a sound tokenizer (no 'sound_tokenizer' config)")
         sound = SoundTokenizerConfig.from_dict(data["sound_tokenizer"], source=str(folder / "config.json"))
-        return self.config.replace(sound=sound)
-
-    def fit(self, videos: Sequence[Any], context: ConditionContext) -> None:
-        """Load the trained tokenizer (it is trained on its own, by ``ccvs train audio-tokenizer``)."""
-        weights = self._tokenizer_folder() / "model.safetensors"
+        self.config = self.config.replace(sound=sound)
+        self.tokenizer = SoundTokenizer(sound).eval()
+        weights = folder / "model.safetensors"
         load_module(self.tokenizer, load_tensors(weights), weights, prefix="sound_tokenizer.")
 
     def _tokenizer_folder(self) -> Path:
@@ -86,14 +104,14 @@ class AudioCondition(Condition):
             )
         return Path(self.config.tokenizer)
 
-    def parse(self, spec: str) -> Sound:
-        return read_sound(spec, pad=self.options.get(PAD_FLAG, False))
+    def parse(self, spec: str, options: AudioOptions) -> Sound:
+        return read_sound(spec, pad=options.pad)
 
-    def from_sample(self, sample: Any) -> Sound:
-        if sample.audio is None:
-            raise InputError(f"video '{sample.video_id}'", "has no audio.wav (the audio condition needs one)")
+    def from_sample(self, clip: Clip) -> Sound:
+        if clip.audio is None:
+            raise InputError(f"video '{clip.video_id}'", "has no audio.wav (the audio condition needs one)")
         return Sound.from_channels(
-            sample.audio, sample.sample_rate, f"video '{sample.video_id}' audio.wav", pad=True
+            clip.audio, clip.sample_rate, f"video '{clip.video_id}' audio.wav", pad=True
         )
 
     def tokenize(self, raw: Sound, timeline: Timeline) -> dict[str, torch.Tensor]:

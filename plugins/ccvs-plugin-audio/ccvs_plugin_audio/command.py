@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
+import attrs
 
-from ccvs_core.commands.run_arguments import add_run_arguments
+from ccvs_core import Config, PluginCommand, RunArguments
 
 DESCRIPTION = """\
 Train the sound tokenizer of the audio condition (paper Appendix A): every frame's sound (rate / fps
@@ -19,41 +19,36 @@ eval.json (L1 and relative L1 of the log spectrogram, codebook use, perplexity) 
 """
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "audio-tokenizer", help="train the sound tokenizer of the audio condition", description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
-    add_run_arguments(parser)  # --data, --out, --preset, --device, as every ccvs train command
-    parser.add_argument("--steps", type=int, help="total optimisation steps")
-    parser.add_argument("--batch-size", type=int, help="spectrograms per step")
-    parser.add_argument("--lr", type=float, help="AdamW learning rate")
-    parser.add_argument("--seed", type=int, help="random seed")
-    parser.set_defaults(func=run)
+@attrs.frozen(kw_only=True)
+class TokenizerOptions(Config):
+    steps: int | None = attrs.field(default=None, metadata={"help": "total optimisation steps"})
+    batch_size: int | None = attrs.field(default=None, metadata={"help": "spectrograms per step"})
+    lr: float | None = attrs.field(default=None, metadata={"help": "AdamW learning rate"})
+    seed: int | None = attrs.field(default=None, metadata={"help": "random seed"})
 
 
-def run(args: argparse.Namespace) -> int:
+def run(options: TokenizerOptions, run: RunArguments):
     from rich.table import Table
 
-    from ccvs_core.commands.run_arguments import pick_device
-    from ccvs_core.console import out
     from ccvs_plugin_audio.training import plan_sound_run, train_sound_tokenizer
 
-    values = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
-    overrides = {k: v for k, v in values.items() if v is not None}
-    config = plan_sound_run(args.out, args.preset, overrides)
-    scores = train_sound_tokenizer(args.data, args.out, config, pick_device(args.device))
+    overrides = {k: v for k, v in options.to_dict().items() if v is not None}
+    config = plan_sound_run(run.out, run.preset, overrides)
+    scores = train_sound_tokenizer(run.data, run.out, config, run.device)
     table = Table(
-        title=f"sound tokenizer at step {scores['step']} ({scores['split']} frames: {scores['frames']})"
+        title=f"sound tokenizer at step {scores['step']} ({scores['split']} frames: {scores['frames']})",
+        caption=f"tokenizer exported to {run.out / 'tokenizer'}",
     )
-    for key in ("l1", "relative_l1", "codebook_usage", "perplexity"):
+    keys = ("l1", "relative_l1", "codebook_usage", "perplexity")
+    for key in keys:
         table.add_column(key.replace("_", " "), justify="right")
-    table.add_row(
-        *(
-            f"{scores[k]:.4f}" if k != "perplexity" else f"{scores[k]:.1f}"
-            for k in ("l1", "relative_l1", "codebook_usage", "perplexity")
-        )
-    )
-    out.print(table)
-    out.print(f"tokenizer exported to {args.out / 'tokenizer'}")
-    return 0
+    table.add_row(*(f"{scores[k]:.4f}" if k != "perplexity" else f"{scores[k]:.1f}" for k in keys))
+    return table
+
+
+audio_tokenizer = PluginCommand(
+    help="train the sound tokenizer of the audio condition",
+    description=DESCRIPTION,
+    options=TokenizerOptions,
+    run=run,
+)

@@ -10,8 +10,7 @@ import numpy as np
 import torch
 import torchaudio
 
-from ccvs_core import InputError, Timeline
-from ccvs_core.data.audio import read_audio
+from ccvs_core import InputError, Timeline, read_audio
 
 
 @attrs.frozen(eq=False)
@@ -67,7 +66,7 @@ def frame_windows(sound: Sound, timeline: Timeline) -> torch.Tensor:
             sound.source,
             f"lasts {have:.2f} s, the video needs {need:.2f} s ({timeline.num_frames} frames at {fps:g} fps "
             f"from frame {timeline.start_frame})",
-            "give a longer track, fewer --frames, or --pad-audio to pad it with silence",
+            "give a longer track, fewer --frames, or pad it with silence: --cond audio:FILE,pad=true",
         )
     if missing > 0:
         samples = torch.nn.functional.pad(samples, (0, missing))

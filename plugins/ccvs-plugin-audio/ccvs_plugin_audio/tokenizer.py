@@ -9,8 +9,7 @@ import attrs
 import torch
 from torch import nn
 
-from ccvs_core import Config, ConfigError, at_least, greater_than
-from ccvs_core.models.quantizer import Quantized, VectorQuantizer
+from ccvs_core import Config, ConfigError, Quantized, VectorQuantizer, at_least, greater_than
 
 
 @attrs.frozen(kw_only=True)

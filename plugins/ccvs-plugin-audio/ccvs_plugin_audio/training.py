@@ -17,16 +17,23 @@ import attrs
 import numpy as np
 import torch
 
-from ccvs_core import Config, ConfigError, InputError, Timeline, at_least, greater_than
-from ccvs_core.atomic import write_text_atomic
-from ccvs_core.console import track
-from ccvs_core.data.format import list_video_folders
-from ccvs_core.data.video import index_video
-from ccvs_core.media import write_image
-from ccvs_core.models.io import export_module
-from ccvs_core.models.quantizer import perplexity
-from ccvs_core.training.losses import quantization_loss
-from ccvs_core.training.small_loop import train_steps
+from ccvs_core import (
+    Config,
+    ConfigError,
+    InputError,
+    Timeline,
+    at_least,
+    export_module,
+    greater_than,
+    index_video,
+    list_video_folders,
+    perplexity,
+    quantization_loss,
+    track,
+    train_steps,
+    write_image,
+    write_text_atomic,
+)
 from ccvs_plugin_audio.sound import frame_windows, log_spectrogram, read_sound
 from ccvs_plugin_audio.tokenizer import PRESETS, SoundTokenizer, SoundTokenizerConfig
 

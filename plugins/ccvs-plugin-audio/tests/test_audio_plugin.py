@@ -17,12 +17,22 @@ from ccvs_plugin_audio.sound import (
 )
 from ccvs_plugin_audio.tokenizer import PRESETS, SoundTokenizerConfig
 
-from ccvs_core import ConfigError, InputError, Timeline, get_condition, list_conditions
-from ccvs_core.cli import main
-from ccvs_core.data.audio import write_wav
-from ccvs_core.media import read_frames
-from ccvs_core.pipeline import CCVSPipeline
-from tests.helpers import first_frame_file, generate_cli, stage2_argv, train_with_conditions_cli
+from ccvs_core import (
+    CCVSPipeline,
+    ConfigError,
+    InputError,
+    Timeline,
+    get_condition,
+    list_conditions,
+    read_frames,
+    write_wav,
+)
+from ccvs_core.testing import ConditionConformance, generate_cli, run_cli, tiny_world, train_pipeline
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return tiny_world(tmp_path_factory)
 
 
 def test_discovered_through_its_entry_point_with_the_paper_sizes():
@@ -112,46 +122,78 @@ def test_tokenizer_sizes_are_checked():
         SoundTokenizerConfig(bins=20)
 
 
+class TestAudioConformance(ConditionConformance):
+    condition = "audio"
+    bad_values = ["no/such/drums.wav", "x.wav,pad=maybe"]  # noqa: RUF012
+
+    def prepare_config(self, world, folder):
+        """A sound tokenizer trained 4 steps on the tiny world."""
+        out = folder / "sound"
+        assert (
+            run_cli(["train", "audio-tokenizer", "--data", world.data, "--out", out, "--preset", "tiny"]) == 0
+        )
+        return {"tokenizer": str(out / "tokenizer")}
+
+    def cli_value(self, world, folder):
+        return f"{world.first_frame().parent.parent / 'audio.wav'},pad=true"
+
+
 @pytest.fixture(scope="module")
-def tokenizer_dir(stage1, tmp_path_factory):
+def tokenizer_dir(world, tmp_path_factory):
     out = tmp_path_factory.mktemp("sound") / "run"
     assert (
-        main(["train", "audio-tokenizer", "--data", str(stage1[0]), "--out", str(out), "--preset", "tiny"])
+        run_cli(
+            ["train", "audio-tokenizer", "--data", str(world.data), "--out", str(out), "--preset", "tiny"]
+        )
         == 0
     )
     return out
 
 
-def test_the_tokenizer_trains_reports_its_error_and_resumes(tokenizer_dir, stage1, capsys):
+def test_the_tokenizer_trains_reports_its_error_and_resumes(tokenizer_dir, world, capsys):
     scores = json.loads((tokenizer_dir / "eval.json").read_text())
     assert scores["step"] == 4 and scores["l1"] > 0 and scores["relative_l1"] > 0
     assert (tokenizer_dir / "tokenizer" / "model.safetensors").is_file()
     assert (tokenizer_dir / "spectrograms.png").is_file()
-    argv = ["train", "audio-tokenizer", "--data", str(stage1[0]), "--out", str(tokenizer_dir), "--steps", "6"]
-    assert main(argv) == 0
+    argv = [
+        "train",
+        "audio-tokenizer",
+        "--data",
+        str(world.data),
+        "--out",
+        str(tokenizer_dir),
+        "--steps",
+        "6",
+    ]
+    assert run_cli(argv) == 0
     assert "resuming from" in capsys.readouterr().err
     assert json.loads((tokenizer_dir / "eval.json").read_text())["step"] == 6
 
 
-def test_training_without_a_tokenizer_says_how_to_make_one(stage1, tmp_path, capsys):
-    argv = stage2_argv(stage1)
-    assert main([*argv, "--out", str(tmp_path / "t"), "--cond", "audio"]) == 2
+def test_training_without_a_tokenizer_says_how_to_make_one(world, tmp_path, capsys):
+    argv = [
+        "train",
+        "transformer",
+        "--data",
+        world.data,
+        "--autoencoder",
+        world.autoencoder,
+        "--preset",
+        "tiny",
+    ]
+    assert run_cli([*argv, "--out", str(tmp_path / "t"), "--cond", "audio"]) == 2
     assert "ccvs train audio-tokenizer" in capsys.readouterr().err
 
 
-def test_ccvs_trains_and_generates_with_a_sound_track(tokenizer_dir, stage1, tmp_path, capsys):
-    pipeline_dir = train_with_conditions_cli(
-        stage1, tmp_path / "run", [f"audio:tokenizer={tokenizer_dir / 'tokenizer'}"]
-    )
+def test_ccvs_trains_and_generates_with_a_sound_track(tokenizer_dir, world, tmp_path, capsys):
+    pipeline_dir = train_pipeline(world, tmp_path / "run", [f"audio:tokenizer={tokenizer_dir / 'tokenizer'}"])
     pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
     condition = pipeline.conditions["audio"]
     assert condition.config.sound.tokens_per_frame == 8
-    video = sorted(p for p in stage1[0].iterdir() if p.is_dir())[0]
+    video = sorted(p for p in world.data.iterdir() if p.is_dir())[0]
     # the pipeline holds the tokenizer's weights: same tokens as the tokenizer folder gives
-    reference = AudioCondition(
-        AudioConfig(tokenizer=str(tokenizer_dir / "tokenizer"), sound=condition.config.sound)
-    )
-    reference.fit([], None)
+    reference = AudioCondition(AudioConfig(tokenizer=str(tokenizer_dir / "tokenizer")))
+    reference.prepare([], None)
     sound = read_sound(video / "audio.wav")
     tokens = condition.tokenize(sound, Timeline(6, 10.0))
     assert torch.equal(tokens["tokens"], reference.tokenize(sound, Timeline(6, 10.0))["tokens"])
@@ -165,7 +207,7 @@ def test_ccvs_trains_and_generates_with_a_sound_track(tokenizer_dir, stage1, tmp
         later = condition.tokenize(sound, Timeline(6 - start, 10.0, start_frame=start))
         assert torch.equal(later["onset"], tokens["onset"][:, start:])
         assert torch.equal(later["tokens"], tokens["tokens"][:, start:])
-    context = first_frame_file(stage1[0])
+    context = world.first_frame()
     assert (
         generate_cli(
             pipeline_dir, tmp_path / "a.gif", [f"audio:{video / 'audio.wav'}"], context=context, frames=6
@@ -176,8 +218,9 @@ def test_ccvs_trains_and_generates_with_a_sound_track(tokenizer_dir, stage1, tmp
     capsys.readouterr()
     long = ["--context", str(context), "--frames", "9", "--out", str(tmp_path / "b.gif")]
     base = ["generate", "--model", str(pipeline_dir), "--cond", f"audio:{video / 'audio.wav'}", *long]
-    assert main(base) == 2
-    assert "--pad-audio to pad it with silence" in capsys.readouterr().err
+    assert run_cli(base) == 2
+    assert "pad it with silence: --cond audio:FILE,pad=true" in capsys.readouterr().err
     assert not (tmp_path / "b.gif").exists()
-    assert main([*base, "--pad-audio"]) == 0
+    base[4] += ",pad=true"
+    assert run_cli(base) == 0
     assert read_frames(tmp_path / "b.gif").shape[0] == 9

@@ -14,9 +14,9 @@ from typing import Any
 import attrs
 import torch
 
-from ccvs_core import Condition, ConditionContext, Config, InputError, Slot, Timeline
+from ccvs_core import Clip, Condition, ConditionContext, Config, InputError, Slot, Timeline, VideoRecord
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 @attrs.frozen(kw_only=True)
@@ -34,17 +34,18 @@ class ClassCondition(Condition):
     def slots(self) -> list[Slot]:
         return [Slot("video", 1, max(1, len(self.config.classes)), additive=True)]
 
-    def configure(self, videos: Sequence[Any], context: ConditionContext) -> Config:
+    def prepare(self, videos: Sequence[VideoRecord], context: ConditionContext) -> None:
+        """Learn the class list from the training videos, unless the config gives it."""
         if self.config.classes:
-            return self.config
+            return
         labels = sorted({v.meta.label for v in videos if v.meta.label is not None})
         if not labels:
             raise InputError(
                 "training videos", 'none has a "class" in its meta.json (the class condition needs one)'
             )
-        return self.config.replace(classes=tuple(labels))
+        self.config = self.config.replace(classes=tuple(labels))
 
-    def parse(self, spec: str) -> str:
+    def parse(self, spec: str, options: Any) -> str:
         """A class name, or its index in the class list."""
         spec = spec.strip()
         if spec.isdigit() and self.config.classes:
@@ -58,10 +59,10 @@ class ClassCondition(Condition):
         self._index(spec, f"--cond class:{spec}")
         return spec
 
-    def from_sample(self, sample: Any) -> str:
-        if sample.label is None:
-            raise InputError(f"video '{sample.video_id}'", 'has no "class" in its meta.json')
-        return sample.label
+    def from_sample(self, clip: Clip) -> str:
+        if clip.label is None:
+            raise InputError(f"video '{clip.video_id}'", 'has no "class" in its meta.json')
+        return clip.label
 
     def tokenize(self, raw: str, timeline: Timeline) -> dict[str, torch.Tensor]:
         return {"tokens": torch.tensor([[self._index(raw, f"class '{raw}'")]])}

@@ -5,10 +5,13 @@ import pytest
 import torch
 from ccvs_plugin_class import ClassCondition, ClassConfig
 
-from ccvs_core import InputError, Timeline, get_condition, list_conditions
-from ccvs_core.media import read_frames
-from ccvs_core.pipeline import CCVSPipeline
-from tests.helpers import first_frame_file, generate_cli, train_with_conditions_cli
+from ccvs_core import CCVSPipeline, InputError, Timeline, get_condition, list_conditions, read_frames
+from ccvs_core.testing import ConditionConformance, generate_cli, tiny_world, train_pipeline
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return tiny_world(tmp_path_factory)
 
 
 def test_discovered_through_its_entry_point():
@@ -19,20 +22,29 @@ def test_discovered_through_its_entry_point():
     assert get_condition("class") is ClassCondition
 
 
+class TestClassConformance(ConditionConformance):
+    condition = "class"
+    bad_values = ["jump", "99"]  # noqa: RUF012
+
+    def cli_value(self, world, folder):
+        return "0"
+
+
 def condition(*classes):
     return ClassCondition(ClassConfig(classes=classes))
 
 
 def test_parse_takes_a_name_or_an_index_and_lists_the_known_ones():
     c = condition("circle", "line", "still")
-    assert c.parse("line") == "line"
-    assert c.parse("2") == "still"
+    options = c.options_class()
+    assert c.parse("line", options) == "line"
+    assert c.parse("2", options) == "still"
     with pytest.raises(InputError, match=r"unknown class; the known ones are 0: circle, 1: line, 2: still"):
-        c.parse("jump")
+        c.parse("jump", options)
     with pytest.raises(InputError, match="index out of range: there are 3 classes"):
-        c.parse("3")
+        c.parse("3", options)
     with pytest.raises(InputError, match="no class list yet"):
-        condition().parse("walk")
+        condition().parse("walk", options)
 
 
 def test_one_token_per_video():
@@ -41,12 +53,12 @@ def test_one_token_per_video():
     assert torch.equal(c.tokenize("line", Timeline(7, 10.0))["tokens"], torch.tensor([[1]]))
 
 
-def test_ccvs_trains_and_generates_with_a_class(stage1, tmp_path, capsys):
-    pipeline_dir = train_with_conditions_cli(stage1, tmp_path / "run", ["class"])
+def test_ccvs_trains_and_generates_with_a_class(world, tmp_path, capsys):
+    pipeline_dir = train_pipeline(world, tmp_path / "run", ["class"])
     pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
     classes = pipeline.conditions["class"].config.classes
     assert set(classes) <= {"circle", "zigzag", "line", "still"} and list(classes) == sorted(classes)
-    context = first_frame_file(stage1[0], "test")
+    context = world.first_frame("test")
     assert generate_cli(pipeline_dir, tmp_path / "a.gif", [f"class:{classes[0]}"], context=context) == 0
     assert read_frames(tmp_path / "a.gif").shape[0] == 5
     # zero context frames: every frame sampled from the class alone (Fig. D6)

@@ -1,14 +1,38 @@
-"""ccvs-plugin-endframe: discovery, tokens through the pipeline's E and Q, the timed slot, the CLI."""
+"""ccvs-plugin-endframe: discovery, tokens through the pipeline's E and Q, the target slot, the CLI,
+Table D4's measures."""
 
 import numpy as np
 import pytest
 import torch
 from ccvs_plugin_endframe import EndFrameCondition
 
-from ccvs_core import InputError, PluginError, Timeline, get_condition, list_conditions
-from ccvs_core.media import read_frames, read_image, write_image
-from ccvs_core.pipeline import CCVSPipeline
-from tests.helpers import first_frame_file, generate_cli, train_with_conditions_cli
+from ccvs_core import (
+    CCVSPipeline,
+    InputError,
+    PluginError,
+    Timeline,
+    get_condition,
+    list_conditions,
+    read_frames,
+    read_image,
+    write_image,
+)
+from ccvs_core.testing import ConditionConformance, generate_cli, tiny_world, train_pipeline
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return tiny_world(tmp_path_factory)
+
+
+class TestEndFrameConformance(ConditionConformance):
+    condition = "endframe"
+    bad_values = ["", "no/such/end.png"]  # noqa: RUF012
+
+    def cli_value(self, world, folder):
+        end = folder / "end.png"
+        write_image(end, read_frames(world.first_frame().parent)[-1])
+        return str(end)
 
 
 def test_discovered_through_its_entry_point():
@@ -16,12 +40,12 @@ def test_discovered_through_its_entry_point():
     assert entry.ok, entry.error
     assert entry.package == "ccvs-plugin-endframe"
     assert get_condition("endframe") is EndFrameCondition
-    assert [s.timed for s in entry.slots] == [True]
+    assert [(s.level, s.init) for s in entry.slots] == [("target", "frame_tokens")]
 
 
 @pytest.fixture(scope="module")
-def pipeline_dir(stage1, tmp_path_factory):
-    return train_with_conditions_cli(stage1, tmp_path_factory.mktemp("endframe") / "run", ["endframe"])
+def pipeline_dir(world, tmp_path_factory):
+    return train_pipeline(world, tmp_path_factory.mktemp("endframe") / "run", ["endframe"])
 
 
 def test_trained_config_follows_the_autoencoder(pipeline_dir):
@@ -33,37 +57,32 @@ def test_trained_config_follows_the_autoencoder(pipeline_dir):
     assert condition.slots()[0].length == grid[0] * grid[1]
 
 
-def test_tokens_are_the_frame_tokens_of_the_image(pipeline_dir, stage1):
+def test_tokens_are_the_frame_tokens_of_the_image(pipeline_dir, world):
     pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
     condition = pipeline.conditions["endframe"]
-    image = read_image(first_frame_file(stage1[0]))
-    tokens = condition.tokenize(condition.parse(str(first_frame_file(stage1[0]))), Timeline(9, 10.0))[
-        "tokens"
-    ]
+    image = read_image(world.first_frame())
+    raw = condition.parse(str(world.first_frame()), condition.options_class())
+    tokens = condition.tokenize(raw, Timeline(9, 10.0))["tokens"]
     expected = pipeline.context_tokens(image[None]).flatten(1)
     assert torch.equal(tokens, expected)
-    assert condition.target_frame(image, Timeline(9, 10.0)) == 8  # the last frame of a 9-frame video
-    # in training, row e of the video's tokens is the tokens of frame e
-    frame_tokens = torch.randint(0, 32, (6, *condition.config.grid))
-    rows = condition.video_tokens(None, frame_tokens)["tokens"]
-    assert rows.shape == (6, condition.slots()[0].length) and torch.equal(rows[3], frame_tokens[3].flatten())
 
 
 def test_bad_inputs(tmp_path, pipeline_dir):
     condition = CCVSPipeline.from_pretrained(pipeline_dir).conditions["endframe"]
+    options = condition.options_class()
     with pytest.raises(InputError, match="file not found"):
-        condition.parse(str(tmp_path / "none.png"))
+        condition.parse(str(tmp_path / "none.png"), options)
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(InputError, match=r"broken\.png"):
-        condition.parse(str(tmp_path / "broken.png"))
+        condition.parse(str(tmp_path / "broken.png"), options)
     with pytest.raises(InputError, match="must be a uint8 image"):
         condition.tokenize(np.zeros((4, 4), np.uint8), Timeline(4, 10.0))
-    with pytest.raises(PluginError, match="before setup"):
+    with pytest.raises(PluginError, match="before a pipeline gave it its context"):
         EndFrameCondition().tokenize(np.zeros((4, 4, 3), np.uint8), Timeline(4, 10.0))
 
 
-def test_ccvs_generates_between_a_start_and_an_end_frame(pipeline_dir, stage1, tmp_path, capsys):
-    start = first_frame_file(stage1[0])
+def test_ccvs_generates_between_a_start_and_an_end_frame(pipeline_dir, world, tmp_path, capsys):
+    start = world.first_frame()
     end = tmp_path / "end.png"
     write_image(end, read_frames(start.parent)[-1])
     for frames in (4, 9):  # shorter and longer than the 4-frame window: the gap embedding moves
@@ -78,9 +97,9 @@ def test_ccvs_generates_between_a_start_and_an_end_frame(pipeline_dir, stage1, t
     assert "file not found" in capsys.readouterr().err
 
 
-def test_a_batch_of_end_frames_gives_what_each_gives_alone(pipeline_dir, stage1):
+def test_a_batch_of_end_frames_gives_what_each_gives_alone(pipeline_dir, world):
     pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
-    frames = read_frames(first_frame_file(stage1[0]).parent)
+    frames = read_frames(world.first_frame().parent)
     inputs = [{"endframe": frames[-1]}, {"endframe": frames[2]}]  # other end frames, other target tokens
     contexts = [frames[:1], frames[:1]]
     batch = pipeline.generate_batch(contexts, inputs, num_frames=7, num_samples=2, seeds=[5, 6])
@@ -94,3 +113,20 @@ def test_a_batch_of_end_frames_gives_what_each_gives_alone(pipeline_dir, stage1)
     for v, image in enumerate((frames[-1], frames[2])):
         expected = pipeline.context_tokens(image[None]).flatten()
         assert all(torch.equal(given[2 * v + i], expected) for i in range(2))
+
+
+def test_point_to_point_measures():
+    """Table D4's Best, Div. and C.P.C. of one video (its own measures in ccvs evaluate)."""
+    import numpy as np
+    from ccvs_plugin_endframe import point_to_point
+
+    from ccvs_core import InputError
+
+    rng = np.random.default_rng(0)
+    real = rng.integers(0, 255, (5, 16, 16, 3), dtype=np.uint8)
+    noisy = np.clip(real.astype(int) + rng.integers(-60, 60, real.shape), 0, 255).astype(np.uint8)
+    one = point_to_point(np.stack([real, noisy]), real, context=1)
+    assert one["best"] == pytest.approx(1.0) and one["cpc"] < 1.0 and one["div"] > 0
+    assert point_to_point(np.stack([real, real]), real, context=1) == {"best": 1.0, "div": 0.0, "cpc": 1.0}
+    with pytest.raises(InputError, match="must leave frames to score"):
+        point_to_point(np.stack([real, noisy]), real, context=5)

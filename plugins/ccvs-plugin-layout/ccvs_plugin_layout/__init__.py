@@ -19,8 +19,18 @@ import attrs
 import numpy as np
 import torch
 
-from ccvs_core import Condition, ConditionContext, Config, InputError, Slot, Timeline, at_least, in_range
-from ccvs_core.data.format import read_json
+from ccvs_core import (
+    Clip,
+    Condition,
+    ConditionContext,
+    Config,
+    InputError,
+    Slot,
+    Timeline,
+    at_least,
+    in_range,
+    read_json,
+)
 from ccvs_plugin_layout.maps import (
     LayoutMaps,
     coco_maps,
@@ -32,7 +42,7 @@ from ccvs_plugin_layout.maps import (
     unpool,
 )
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 @attrs.frozen(kw_only=True)
@@ -53,11 +63,12 @@ class LayoutCondition(Condition):
 
     def slots(self) -> list[Slot]:
         gh, gw = self.config.grid
-        return [Slot("frame", gh * gw, len(self.config.classes) + 1, predictable=True)]
+        return [Slot("frame", gh * gw, len(self.config.classes) + 1, predicted=True)]
 
-    def configure(self, videos: Sequence[Any], context: ConditionContext) -> Config:
+    def prepare(self, videos: Sequence[Any], context: ConditionContext) -> None:
+        """Learn the class list from the training layouts' category names, unless the config gives it."""
         if self.config.classes:
-            return self.config
+            return
         names = set()
         for record in videos:
             if record.layout_path is not None:
@@ -65,9 +76,9 @@ class LayoutCondition(Condition):
                 names |= {str(c.get("name")) for c in data.get("categories", []) if isinstance(c, dict)}
         if not names:
             raise InputError("training videos", "none has a layout.json (the layout condition needs them)")
-        return self.config.replace(classes=tuple(sorted(names)))
+        self.config = self.config.replace(classes=tuple(sorted(names)))
 
-    def parse(self, spec: str) -> LayoutMaps:
+    def parse(self, spec: str, options: Any) -> LayoutMaps:
         """A COCO annotation file (one image per frame), or a folder of label PNGs."""
         path = Path(spec)
         if path.is_dir():
@@ -78,25 +89,25 @@ class LayoutCondition(Condition):
             )
         return read_coco_file(path, self.config.classes)
 
-    def from_sample(self, sample: Any) -> LayoutMaps:
-        if sample.layout is None:
+    def from_sample(self, clip: Clip) -> LayoutMaps:
+        if clip.layout is None:
             raise InputError(
-                f"video '{sample.video_id}'", "has no layout.json (the layout condition needs one)"
+                f"video '{clip.video_id}'", "has no layout.json (the layout condition needs one)"
             )
-        layout = sample.layout
+        layout = clip.layout
         frames = {im["id"]: im["clip_index"] for im in layout["images"]}
-        maps = coco_maps(layout, self.config.classes, f"video '{sample.video_id}' layout.json", frames)
-        return LayoutMaps(fit_to_frame(maps.maps, tuple(sample.frames.shape[1:3])), maps.source)
+        maps = coco_maps(layout, self.config.classes, f"video '{clip.video_id}' layout.json", frames)
+        return LayoutMaps(fit_to_frame(maps.maps, tuple(clip.frames.shape[1:3])), maps.source)
 
     def decode(self, tokens: dict[str, torch.Tensor]) -> np.ndarray:
+        """Predicted tokens ``{"tokens": [S, T, gh * gw]}`` -> uint8 colour pictures ``[S, T, H, W, 3]``
+        of the class maps at the frame size (background black)."""
+        return palette(len(self.config.classes))[self.class_maps(tokens)]
+
+    def class_maps(self, tokens: dict[str, torch.Tensor]) -> np.ndarray:
         """Predicted tokens ``{"tokens": [S, T, gh * gw]}`` -> class maps ``[S, T, H, W]`` at the frame size."""
         grid = tokens["tokens"].cpu().numpy().reshape(*tokens["tokens"].shape[:2], *self.config.grid)
-        size = self.require_context().frame_size
-        return np.stack([unpool(video, size) for video in grid])
-
-    def render(self, decoded: np.ndarray) -> np.ndarray:
-        """Class maps ``[S, T, H, W]`` -> uint8 colour pictures ``[S, T, H, W, 3]`` (background black)."""
-        return palette(len(self.config.classes))[decoded]
+        return np.stack([unpool(video, self.context.frame_size) for video in grid])
 
     def tokenize(self, raw: LayoutMaps, timeline: Timeline) -> dict[str, torch.Tensor]:
         if not isinstance(raw, LayoutMaps):
@@ -104,6 +115,6 @@ class LayoutCondition(Condition):
         end = timeline.start_frame + timeline.num_frames
         if raw.maps.shape[0] < end:
             raise InputError(raw.source, f"has layouts for {raw.maps.shape[0]} frames, the video needs {end}")
-        maps = fit_to_frame(raw.maps[timeline.start_frame : end], self.require_context().frame_size)
+        maps = fit_to_frame(raw.maps[timeline.start_frame : end], self.context.frame_size)
         grid = pool_to_grid(maps, self.config.grid, len(self.config.classes), self.config.min_cover)
         return {"tokens": torch.from_numpy(np.ascontiguousarray(grid.reshape(timeline.num_frames, -1)))[None]}

@@ -17,8 +17,7 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from ccvs_core import InputError
-from ccvs_core.data.clips import FrameGeometry
+from ccvs_core import FrameGeometry, InputError
 
 
 @attrs.frozen(eq=False)

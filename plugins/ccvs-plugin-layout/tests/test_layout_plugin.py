@@ -17,19 +17,50 @@ from ccvs_plugin_layout.maps import (
 )
 from PIL import Image
 
-from ccvs_core import ConditionContext, InputError, Timeline, get_condition, list_conditions
-from ccvs_core.data.coco_rle import encode
-from ccvs_core.media import read_frames
-from ccvs_core.pipeline import CCVSPipeline
-from tests.helpers import first_frame_file, generate_cli, train_with_conditions_cli
+from ccvs_core import (
+    CCVSPipeline,
+    ConditionContext,
+    InputError,
+    Timeline,
+    get_condition,
+    list_conditions,
+    read_frames,
+)
+from ccvs_core.testing import ConditionConformance, generate_cli, tiny_world, train_pipeline
 
 CLASSES = ("car", "road")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return tiny_world(tmp_path_factory)
 
 
 def test_discovered_through_its_entry_point():
     entry = next(e for e in list_conditions() if e.name == "layout")
     assert entry.ok, entry.error
     assert entry.package == "ccvs-plugin-layout" and get_condition("layout") is LayoutCondition
+
+
+class TestLayoutConformance(ConditionConformance):
+    condition = "layout"
+    config = {"grid": [2, 2]}  # noqa: RUF012
+    bad_values = ["no/such/layout.json"]  # noqa: RUF012
+
+    def cli_value(self, world, folder):
+        return str(world.first_frame().parent.parent / "layout.json")
+
+
+def encode(mask):
+    """A mask as uncompressed COCO RLE: run lengths, column by column, starting with a run of 0s."""
+    runs, current, count = [], False, 0
+    for value in np.asarray(mask, bool).ravel(order="F").tolist():
+        if value == current:
+            count += 1
+        else:
+            runs.append(count)
+            current, count = value, 1
+    return {"size": list(mask.shape), "counts": [*runs, count]}
 
 
 def coco(frames=2, size=(8, 12), **changes):
@@ -138,7 +169,7 @@ def test_pooling_keeps_small_objects_and_round_trips_coarse_maps():
 
 def test_tokens_cover_the_timeline():
     condition = LayoutCondition(LayoutConfig(grid=(2, 3), classes=CLASSES))
-    condition.setup(ConditionContext(lambda f: None, (8, 12), 10.0, (2, 2), 16))
+    condition.context = ConditionContext(lambda f: None, (8, 12), 10.0, (2, 2), 16)
     maps = np.zeros((5, 8, 12), np.int64)
     maps[3] = 2
     from ccvs_plugin_layout.maps import LayoutMaps
@@ -150,12 +181,12 @@ def test_tokens_cover_the_timeline():
         condition.tokenize(LayoutMaps(maps), Timeline(2, 10.0, start_frame=4))
 
 
-def test_ccvs_trains_and_generates_with_layouts(stage1, tmp_path, capsys):
-    pipeline_dir = train_with_conditions_cli(stage1, tmp_path / "run", ["layout:grid=[4,4]"])
+def test_ccvs_trains_and_generates_with_layouts(world, tmp_path, capsys):
+    pipeline_dir = train_pipeline(world, tmp_path / "run", ["layout:grid=[4,4]"])
     pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
     assert pipeline.conditions["layout"].config.classes == ("gripper", "object", "pad", "striker")
-    video = sorted(p for p in stage1[0].iterdir() if p.is_dir())[0]
-    context = first_frame_file(stage1[0])
+    video = sorted(p for p in world.data.iterdir() if p.is_dir())[0]
+    context = world.first_frame()
     assert (
         generate_cli(
             pipeline_dir, tmp_path / "a.gif", [f"layout:{video / 'layout.json'}"], context=context, frames=6
@@ -173,20 +204,18 @@ def test_ccvs_trains_and_generates_with_layouts(stage1, tmp_path, capsys):
     assert "has layouts for 6 frames, the video needs 8" in capsys.readouterr().err
 
 
-def test_a_layout_pipeline_predicts_layouts_when_none_is_given(stage1, tmp_path, capsys):
+def test_a_layout_pipeline_predicts_layouts_when_none_is_given(world, tmp_path, capsys):
     """Fig. D2: leave --cond layout out, and the layouts are sampled with the frames and saved."""
-    pipeline_dir = train_with_conditions_cli(stage1, tmp_path / "run", ["layout:grid=[2,2]"])
+    pipeline_dir = train_pipeline(world, tmp_path / "run", ["layout:grid=[2,2]"])
     pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
-    context = read_frames(first_frame_file(stage1[0]))
+    context = read_frames(world.first_frame())
     videos, predicted = pipeline.generate(
         context, {}, num_frames=4, num_samples=2, seed=0, return_predicted=True
     )
-    maps = predicted["layout"]
-    assert videos.shape == (2, 4, 16, 16, 3) and maps.shape == (2, 4, 16, 16)
-    assert maps.min() >= 0 and maps.max() <= 4
-    pictures = pipeline.conditions["layout"].render(maps)
-    assert pictures.shape == (2, 4, 16, 16, 3) and pictures.dtype == np.uint8
+    pictures = predicted["layout"]
+    assert videos.shape == (2, 4, 16, 16, 3) and pictures.shape == (2, 4, 16, 16, 3)
+    assert pictures.dtype == np.uint8
     out = tmp_path / "a.gif"
-    assert generate_cli(pipeline_dir, out, [], context=first_frame_file(stage1[0]), frames=4) == 0
+    assert generate_cli(pipeline_dir, out, [], context=world.first_frame(), frames=4) == 0
     assert (tmp_path / "a-layout.png").is_file()
     assert "wrote the predicted layout" in capsys.readouterr().out

@@ -6,7 +6,7 @@ tokens per frame, one of two ways (``StateConfig.encoding``):
 
 - ``"cell"`` (default): slot ``cell``, the frame token the position falls in (the autoencoder's
   h x w grid), and slot ``offset``, where in that cell (``offset_bins`` x ``offset_bins``). The cell
-  token's embedding starts as that frame token's position embedding (``Slot.points_at="cell"``): a
+  token's embedding starts as that frame token's position embedding (``Slot(init="cell")``): a
   model reads it from its first steps, as a layout is read.
 - ``"xy"`` (the authors' setting, with 128 bins): slots ``x`` and ``y``, each coordinate quantized to
   ``bins`` bins over the frame's width / height, embeddings starting at their column / row.
@@ -26,10 +26,20 @@ import attrs
 import numpy as np
 import torch
 
-from ccvs_core import Condition, ConditionContext, Config, InputError, PluginError, Slot, Timeline, at_least
-from ccvs_core.data.clips import FrameGeometry
+from ccvs_core import (
+    Clip,
+    Condition,
+    ConditionContext,
+    Config,
+    FrameGeometry,
+    InputError,
+    PluginError,
+    Slot,
+    Timeline,
+    at_least,
+)
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 @attrs.frozen(kw_only=True)
@@ -116,33 +126,31 @@ class StateCondition(Condition):
         if c.encoding == "cell":
             h, w = c.grid
             return [
-                Slot("frame", 1, h * w, name="cell", points_at="cell"),
+                Slot("frame", 1, h * w, name="cell", init="cell"),
                 Slot("frame", 1, c.offset_bins**2, name="offset"),
             ]
         return [
-            Slot("frame", 1, c.bins, name="x", points_at="x"),
-            Slot("frame", 1, c.bins, name="y", points_at="y"),
+            Slot("frame", 1, c.bins, name="x", init="column"),
+            Slot("frame", 1, c.bins, name="y", init="row"),
         ]
 
-    def configure(self, videos: Any, context: ConditionContext) -> Config:
-        return self.config.replace(grid=tuple(context.token_grid))
+    def prepare(self, videos: Any, context: ConditionContext) -> None:
+        """The cells are the pipeline's frame token grid."""
+        self.config = self.config.replace(grid=tuple(context.token_grid))
 
-    def parse(self, spec: str) -> Trajectory:
-        size = self.context.frame_size if self.context is not None else None
-        return read_trajectory(spec, size)
+    def parse(self, spec: str, options: Any) -> Trajectory:
+        return read_trajectory(spec, self.context.frame_size)
 
-    def from_sample(self, sample: Any) -> Trajectory:
-        if sample.state is None:
-            raise InputError(
-                f"video '{sample.video_id}'", "has no state.json (the state condition needs one)"
-            )
-        return Trajectory(sample.state.double().numpy(), sample.fps, f"video '{sample.video_id}' state.json")
+    def from_sample(self, clip: Clip) -> Trajectory:
+        if clip.state is None:
+            raise InputError(f"video '{clip.video_id}'", "has no state.json (the state condition needs one)")
+        return Trajectory(clip.state.double().numpy(), clip.fps, f"video '{clip.video_id}' state.json")
 
     def tokenize(self, raw: Trajectory, timeline: Timeline) -> dict[str, torch.Tensor]:
         if not isinstance(raw, Trajectory):
             raise InputError("state", f"expects a Trajectory (read_trajectory), got {type(raw).__name__}")
         xy = raw.at(timeline.frame_times())  # [T, 2] frame pixels
-        context = self.require_context()
+        context = self.context
         if self.config.encoding == "cell" and tuple(context.token_grid) != tuple(self.config.grid):
             raise PluginError(
                 "condition 'state'",

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from ccvs_core.commands.run_arguments import add_run_arguments
+import attrs
+
+from ccvs_core import Config, PluginCommand, RunArguments
 
 TRAIN_DESCRIPTION = """\
 Train the position estimator of the state condition (paper Appendix A): a small conv net on the frozen
@@ -18,56 +19,65 @@ annotate-states --estimator OUT/estimator` writes state.json for the videos that
 """
 
 
-def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "position-estimator", help="train the state condition's position estimator", description=TRAIN_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
-    add_run_arguments(parser)  # --data, --out, --preset, --device, as every ccvs train command
-    parser.add_argument("--autoencoder", type=Path, metavar="DIR", help="exported stage-1 autoencoder folder")
-    parser.add_argument("--steps", type=int, help="total optimisation steps")
-    parser.add_argument("--batch-size", type=int, help="frames per step")
-    parser.add_argument("--lr", type=float, help="AdamW learning rate")
-    parser.add_argument("--seed", type=int, help="random seed")
-    parser.set_defaults(func=run_train)
+@attrs.frozen(kw_only=True)
+class EstimatorOptions(Config):
+    autoencoder: str | None = attrs.field(
+        default=None, metadata={"help": "exported stage-1 autoencoder folder"}
+    )
+    steps: int | None = attrs.field(default=None, metadata={"help": "total optimisation steps"})
+    batch_size: int | None = attrs.field(default=None, metadata={"help": "frames per step"})
+    lr: float | None = attrs.field(default=None, metadata={"help": "AdamW learning rate"})
+    seed: int | None = attrs.field(default=None, metadata={"help": "random seed"})
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from ccvs_core.commands.run_arguments import pick_device
-    from ccvs_core.console import out
+def train(options: EstimatorOptions, run: RunArguments) -> str:
     from ccvs_plugin_state.estimator_training import plan_estimator_run, train_estimator
 
-    values = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
-    run = plan_estimator_run(
-        args.out, args.autoencoder, args.preset, {k: v for k, v in values.items() if v is not None}
+    values = {
+        "steps": options.steps,
+        "batch_size": options.batch_size,
+        "lr": options.lr,
+        "seed": options.seed,
+    }
+    plan = plan_estimator_run(
+        run.out,
+        Path(options.autoencoder) if options.autoencoder else None,
+        run.preset,
+        {k: v for k, v in values.items() if v is not None},
     )
-    scores = train_estimator(args.data, args.out, run, pick_device(args.device))
-    out.print(
+    scores = train_estimator(run.data, run.out, plan, run.device)
+    return (
         f"position estimator at step {scores['step']}: {scores['pixel_error']:.2f} px mean error on "
         f"{scores['frames']} {scores['split']} frames (mean position: {scores['mean_position_error']:.2f} px); "
-        f"exported to {args.out / 'estimator'}"
+        f"exported to {run.out / 'estimator'}"
     )
-    return 0
 
 
-def add_data_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "annotate-states", help="write state.json with a trained position estimator",
-        description="Estimate the tracked point in every frame of the videos that have no state.json (all of "
-        "them with --overwrite) and write their state.json (positions in the stored frames' pixels).",
-    )  # fmt: skip
-    parser.add_argument("--data", required=True, type=Path, metavar="DIR", help="dataset folder")
-    parser.add_argument(
-        "--estimator", required=True, type=Path, metavar="DIR", help="OUT/estimator of the training"
-    )
-    parser.add_argument("--overwrite", action="store_true", help="also replace existing state.json files")
-    parser.set_defaults(func=run_annotate)
+@attrs.frozen(kw_only=True)
+class AnnotateOptions(Config):
+    data: str = attrs.field(metadata={"help": "dataset folder"})
+    estimator: str = attrs.field(metadata={"help": "OUT/estimator of ccvs train position-estimator"})
+    overwrite: bool = attrs.field(default=False, metadata={"help": "also replace existing state.json files"})
 
 
-def run_annotate(args: argparse.Namespace) -> int:
-    from ccvs_core.console import out
+def annotate(options: AnnotateOptions, run: None) -> str:
     from ccvs_plugin_state.estimator_training import annotate_states
 
-    written = annotate_states(args.data, args.estimator, args.overwrite)
-    out.print(f"wrote state.json for {len(written)} videos")
-    return 0
+    written = annotate_states(Path(options.data), Path(options.estimator), options.overwrite)
+    return f"wrote state.json for {len(written)} videos"
+
+
+position_estimator = PluginCommand(
+    help="train the state condition's position estimator",
+    description=TRAIN_DESCRIPTION,
+    options=EstimatorOptions,
+    run=train,
+)
+annotate_states = PluginCommand(
+    help="write state.json with a trained position estimator",
+    description="Estimate the tracked point in every frame of the videos that have no state.json (all of "
+    "them with --overwrite) and write their state.json (positions in the stored frames' pixels).",
+    options=AnnotateOptions,
+    run=annotate,
+    run_arguments=False,
+)

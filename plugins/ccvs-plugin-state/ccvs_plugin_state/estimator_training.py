@@ -11,16 +11,26 @@ import attrs
 import numpy as np
 import torch
 
-from ccvs_core import CheckpointError, Config, ConfigError, InputError
-from ccvs_core.atomic import write_text_atomic
-from ccvs_core.console import track
-from ccvs_core.data.clips import FrameGeometry
-from ccvs_core.data.format import list_video_folders, load_state
-from ccvs_core.data.video import index_video, read_record_frames
-from ccvs_core.models.autoencoder import frames_to_tensor
-from ccvs_core.models.io import export_module, load_autoencoder
-from ccvs_core.training.small_loop import train_steps
-from ccvs_core.weights import load_json, load_module, load_tensors
+from ccvs_core import (
+    CheckpointError,
+    Config,
+    ConfigError,
+    FrameGeometry,
+    InputError,
+    export_module,
+    frames_to_tensor,
+    index_video,
+    list_video_folders,
+    load_autoencoder,
+    load_json,
+    load_module,
+    load_state,
+    load_tensors,
+    read_record_frames,
+    track,
+    train_steps,
+    write_text_atomic,
+)
 from ccvs_plugin_state.estimator import (
     MODEL_PRESETS,
     TRAINING_PRESETS,

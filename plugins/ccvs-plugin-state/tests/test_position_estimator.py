@@ -3,10 +3,16 @@
 import json
 import shutil
 
+import pytest
 import torch
 from ccvs_plugin_state.estimator import EstimatorConfig, PositionEstimator
 
-from ccvs_core.cli import main
+from ccvs_core.testing import run_cli, tiny_world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return tiny_world(tmp_path_factory)
 
 
 def test_soft_argmax_returns_the_cell_centre_of_a_sharp_peak():
@@ -25,14 +31,14 @@ def test_soft_argmax_returns_the_cell_centre_of_a_sharp_peak():
     assert torch.allclose(xy, torch.tensor([[6.5 / 8, 1.5 / 4]]), atol=1e-3)
 
 
-def test_train_then_annotate_videos_without_states(stage1, tmp_path, capsys):
-    data, autoencoder = stage1
+def test_train_then_annotate_videos_without_states(world, tmp_path, capsys):
+    data, autoencoder = world.data, world.autoencoder
     out = tmp_path / "est"
     argv = ["train", "position-estimator", "--data", str(data), "--out", str(out)]
-    assert main([*argv, "--autoencoder", str(autoencoder), "--preset", "tiny"]) == 0
+    assert run_cli([*argv, "--autoencoder", str(autoencoder), "--preset", "tiny"]) == 0
     scores = json.loads((out / "eval.json").read_text())
     assert scores["step"] == 4 and scores["pixel_error"] > 0 and scores["mean_position_error"] > 0
-    assert main([*argv, "--steps", "6"]) == 0  # resumes
+    assert run_cli([*argv, "--steps", "6"]) == 0  # resumes
     assert "resuming from" in capsys.readouterr().err
     assert json.loads((out / "eval.json").read_text())["step"] == 6
     # a copy of the dataset where two videos lost their state.json
@@ -42,11 +48,13 @@ def test_train_then_annotate_videos_without_states(stage1, tmp_path, capsys):
     for video in videos[:2]:
         (video / "state.json").unlink()
     before = (videos[3] / "state.json").read_text()
-    assert main(["data", "annotate-states", "--data", str(copy), "--estimator", str(out / "estimator")]) == 0
+    assert (
+        run_cli(["data", "annotate-states", "--data", str(copy), "--estimator", str(out / "estimator")]) == 0
+    )
     assert "wrote state.json for 2 videos" in capsys.readouterr().out
     state = json.loads((videos[0] / "state.json").read_text())
     assert len(state["positions"]) == json.loads((videos[0] / "meta.json").read_text())["num_frames"]
     assert (videos[3] / "state.json").read_text() == before  # annotated videos are left alone
-    assert main(["data", "check", str(copy)]) == 0
-    assert main(["data", "annotate-states", "--data", str(copy), "--estimator", str(tmp_path)]) == 2
+    assert run_cli(["data", "check", str(copy)]) == 0
+    assert run_cli(["data", "annotate-states", "--data", str(copy), "--estimator", str(tmp_path)]) == 2
     assert "config.json" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import torch
 from ccvs_plugin_state import StateCondition, StateConfig, Trajectory, __version__, read_trajectory
 
 from ccvs_core import (
+    CCVSPipeline,
     CheckpointError,
     ConditionContext,
     InputError,
@@ -15,10 +16,14 @@ from ccvs_core import (
     Timeline,
     get_condition,
     list_conditions,
+    read_frames,
 )
-from ccvs_core.media import read_frames
-from ccvs_core.pipeline import CCVSPipeline
-from tests.helpers import first_frame_file, generate_cli, train_with_conditions_cli
+from ccvs_core.testing import ConditionConformance, generate_cli, tiny_world, train_pipeline
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return tiny_world(tmp_path_factory)
 
 
 def test_discovered_through_its_entry_point():
@@ -27,20 +32,36 @@ def test_discovered_through_its_entry_point():
     assert entry.package == "ccvs-plugin-state"
     assert get_condition("state") is StateCondition
     # 2 tokens per frame: by default a cell of the (default 8 x 8) token grid and an offset within it
-    assert [(s.name, s.level, s.length, s.vocab_size, s.points_at) for s in entry.slots] == [
+    assert [(s.name, s.level, s.length, s.vocab_size, s.init) for s in entry.slots] == [
         ("cell", "frame", 1, 64, "cell"),
-        ("offset", "frame", 1, 16, None),
+        ("offset", "frame", 1, 16, "random"),
     ]
     # the paper's setting: x and y from 128 bins each, each pointing along its axis
     paper = StateCondition(StateConfig(encoding="xy"))
-    assert [(s.name, s.length, s.vocab_size, s.points_at) for s in paper.slots()] == [
-        ("x", 1, 128, "x"),
-        ("y", 1, 128, "y"),
+    assert [(s.name, s.length, s.vocab_size, s.init) for s in paper.slots()] == [
+        ("x", 1, 128, "column"),
+        ("y", 1, 128, "row"),
     ]
 
 
+OPTIONS = StateCondition.options_class()
+
+
+class TestStateConformance(ConditionConformance):
+    condition = "state"
+    config = {"offset_bins": 2}  # noqa: RUF012
+    bad_values = ["no/such/trajectory.json"]  # noqa: RUF012
+
+    def cli_value(self, world, folder):
+        return str(write(folder, {"fps": 10, "positions": [[2.0 * t, 16.0] for t in range(10)]}))
+
+
+class TestPaperStateConformance(TestStateConformance):
+    config = {"encoding": "xy", "bins": 16}  # noqa: RUF012
+
+
 def with_frame(condition, size=(32, 64)):
-    condition.setup(ConditionContext(lambda f: None, size, 10.0, (4, 8), 32))
+    condition.context = ConditionContext(lambda f: None, size, 10.0, (4, 8), 32)
     return condition
 
 
@@ -54,7 +75,7 @@ def test_tokens_are_bins_of_the_resampled_positions(tmp_path):
     condition = with_frame(StateCondition(StateConfig(encoding="xy", bins=8)))  # frame 32 high, 64 wide
     # 5 fps trajectory, the video at 10 fps: every other frame is interpolated
     path = write(tmp_path, {"fps": 5, "positions": [[0, 0], [16, 8], [32, 16], [63.9, 31.9]]})
-    slots = condition.tokenize(condition.parse(str(path)), Timeline(7, 10.0))
+    slots = condition.tokenize(condition.parse(str(path), OPTIONS), Timeline(7, 10.0))
     assert slots["x"].shape == slots["y"].shape == (1, 7, 1) and slots["x"].dtype == torch.long
     tokens = torch.cat([slots["x"], slots["y"]], dim=-1)
     x = np.array([0, 8, 16, 24, 32, 47.95, 63.9])  # x at 0, 0.1, ... 0.6 s
@@ -118,19 +139,19 @@ def test_a_trajectory_shorter_than_the_video_is_refused(tmp_path):
     condition = with_frame(StateCondition())
     path = write(tmp_path, {"fps": 10, "positions": [[1, 2]] * 3})
     with pytest.raises(InputError, match=r"covers 0\.200 s .* needs 0\.500 s"):
-        condition.tokenize(condition.parse(str(path)), Timeline(6, 10.0))
+        condition.tokenize(condition.parse(str(path), OPTIONS), Timeline(6, 10.0))
     with pytest.raises(InputError, match="trajectory file not found"):
-        condition.parse(str(tmp_path / "none.json"))
+        condition.parse(str(tmp_path / "none.json"), OPTIONS)
 
 
-def test_ccvs_trains_and_generates_with_a_trajectory(stage1, tmp_path, capsys):
-    pipeline_dir = train_with_conditions_cli(stage1, tmp_path / "run", ["state:offset_bins=2"])
+def test_ccvs_trains_and_generates_with_a_trajectory(world, tmp_path, capsys):
+    pipeline_dir = train_pipeline(world, tmp_path / "run", ["state:offset_bins=2"])
     pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
     config = pipeline.conditions["state"].config
     assert config.offset_bins == 2 and config.grid == pipeline.transformer.layout.grid
     h, w = pipeline.frame_size
     path = write(tmp_path, {"fps": 10, "positions": [[w * t / 10, h / 2] for t in range(10)]})
-    context = first_frame_file(stage1[0])
+    context = world.first_frame()
     assert generate_cli(pipeline_dir, tmp_path / "a.mp4", [f"state:{path}"], context=context, frames=7) == 0
     assert read_frames(tmp_path / "a.mp4").shape[0] == 7
     capsys.readouterr()
@@ -141,6 +162,8 @@ def test_ccvs_trains_and_generates_with_a_trajectory(stage1, tmp_path, capsys):
     config = json.loads((pipeline_dir / "config.json").read_text())
     config["conditions"]["state"].update(version="0.0.1", config={"encoding": "xy", "bins": 8})
     (pipeline_dir / "config.json").write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match=r"model\.safetensors: tensor .* the model expects") as err:
+    with pytest.raises(
+        CheckpointError, match=r"conditions\.state\.slots': ccvs-plugin-state 0\.0\.1 declared"
+    ) as err:
         CCVSPipeline.from_pretrained(pipeline_dir)
-    assert f"made with ccvs-plugin-state 0.0.1 (installed: {__version__})" in str(err.value)
+    assert f"the installed ccvs-plugin-state {__version__}" in str(err.value)

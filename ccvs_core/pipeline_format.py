@@ -1,0 +1,207 @@
+"""The pipeline folder (DESIGN.md §5): its parts, and how they are saved and loaded. Below both the
+pipeline (which adds generation) and the stage-2 trainer (which writes one at every checkpoint).
+
+``config.json``::
+
+    {"format": "ccvs-pipeline", "format_version": 2, "ccvs_core": "0.2.0",
+     "frame_size": [H, W], "fps": F, "autoencoder": {...}, "transformer": {...},
+     "conditions": {"audio": {"distribution": "ccvs-plugin-audio", "version": "0.5.0",
+                              "config": {...}, "slots": [{"level": "frame", ...}, ...]}}}
+
+and ``model.safetensors`` (keys ``autoencoder.*``, ``transformer.*``, ``conditions.<name>.*``). Each
+condition's slots are recorded, so the sequence is laid out from the file itself: a plugin whose
+slots changed is named instead of failing on tensor shapes, and every condition slot has an absent
+token (``sequence.absent_token``) for a condition that is not given. Everything is checked before
+anything is built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ccvs_core import conditions as condition_registry
+from ccvs_core.atomic import atomic_path
+from ccvs_core.conditioning import build_layout, condition_context
+from ccvs_core.conditions import Condition, distribution_of, get_condition
+from ccvs_core.config import AutoencoderConfig, TransformerConfig
+from ccvs_core.errors import CheckpointError, PluginError
+from ccvs_core.models.autoencoder import FlowAutoencoder
+from ccvs_core.models.transformer import VideoTransformer
+from ccvs_core.slots import Slot
+from ccvs_core.weights import load_json, load_module, load_tensors, save_tensors
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT = "ccvs-pipeline"
+FORMAT_VERSION = 2  # 2: recorded slots, absent tokens, "target" slots (ccvs-core 0.2)
+_RECORD_FIELDS = {"distribution", "version", "config", "slots"}
+
+
+class PipelineParts(torch.nn.Module):
+    """The trained parts of a pipeline: autoencoder, transformer and conditions, at ``frame_size`` and
+    ``fps``; each condition gets its ``context`` from them."""
+
+    def __init__(
+        self,
+        autoencoder: FlowAutoencoder,
+        transformer: VideoTransformer,
+        frame_size: tuple[int, int],
+        conditions: Mapping[str, Condition] | None = None,
+        fps: float = 10.0,
+    ):
+        super().__init__()
+        self.autoencoder, self.transformer = autoencoder, transformer
+        self.conditions = torch.nn.ModuleDict(dict(conditions or {}))
+        self.frame_size, self.fps = tuple(frame_size), fps
+        context = condition_context(autoencoder, self.frame_size, fps)
+        for condition in self.conditions.values():
+            condition.context = context
+
+    def save_pretrained(self, folder: str | os.PathLike) -> Path:
+        """Write the pipeline folder (atomically: it appears complete or not at all)."""
+        from ccvs_core import __version__
+
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "ccvs_core": __version__,
+            "frame_size": list(self.frame_size),
+            "fps": self.fps,
+            "autoencoder": self.autoencoder.config.to_dict(),
+            "transformer": self.transformer.config.to_dict(),
+            "conditions": {name: condition_record(c) for name, c in self.conditions.items()},
+        }
+        folder = Path(folder)
+        with atomic_path(folder, directory=True) as tmp:
+            (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+            save_tensors(tmp / WEIGHTS_FILE, self.state_dict(), metadata={"format": FORMAT})
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, device: str | torch.device = "cpu"):
+        """Rebuild exactly what ``save_pretrained`` wrote. The config is checked whole before anything is
+        built; a malformed or mismatched file is a CheckpointError naming it and the field, a condition
+        whose plugin is missing a PluginError naming the package to install."""
+        folder = Path(folder)
+        path = folder / CONFIG_FILE
+        data = read_config(path)
+        autoencoder_config = AutoencoderConfig.from_dict(
+            data["autoencoder"], source=str(path), prefix="autoencoder."
+        )
+        transformer_config = TransformerConfig.from_dict(
+            data["transformer"], source=str(path), prefix="transformer."
+        )
+        frame_size = tuple(data["frame_size"])
+        recorded = {name: record_slots(path, name, record) for name, record in data["conditions"].items()}
+        layout = build_layout(autoencoder_config, transformer_config, frame_size, recorded)
+        conditions = {
+            name: build_condition(path, name, record, recorded[name])
+            for name, record in data["conditions"].items()
+        }
+        autoencoder = FlowAutoencoder(autoencoder_config)
+        transformer = VideoTransformer(transformer_config, layout, autoencoder_config.codebook_size)
+        parts = cls(autoencoder, transformer, frame_size, conditions, float(data["fps"]))
+        load_module(parts, load_tensors(folder / WEIGHTS_FILE), folder / WEIGHTS_FILE)
+        return parts.to(device).eval()
+
+
+def condition_record(condition: Condition) -> dict[str, Any]:
+    """What ``config.json`` says of a condition: the distribution that provided it, its config and slots."""
+    distribution, version = distribution_of(type(condition).__module__)
+    return {
+        "distribution": distribution,
+        "version": version,
+        "config": condition.config.to_dict(),
+        "slots": [slot.to_dict() for slot in condition.slots()],
+    }
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """``config.json`` of a pipeline folder, its format, version and top-level fields checked."""
+    data = load_json(
+        path, "file not found (is this a pipeline folder, OUT/pipeline of ccvs train transformer?)"
+    )
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(path, f'is not a ccvs pipeline config (no "format": "{FORMAT}")')
+    version = data.get("format_version", 1)
+    if version != FORMAT_VERSION:
+        from ccvs_core import __version__
+
+        raise CheckpointError(
+            path,
+            f"is a pipeline of format version {version} (made by ccvs-core {data.get('ccvs_core', '?')}); "
+            f"ccvs-core {__version__} reads version {FORMAT_VERSION}",
+            "train it again with this ccvs-core, or load it with the ccvs-core that made it",
+        )
+    kinds = {
+        "frame_size": list,
+        "fps": (int, float),
+        "autoencoder": dict,
+        "transformer": dict,
+        "conditions": dict,
+    }
+    for field, kind in kinds.items():
+        if not isinstance(data.get(field), kind) or isinstance(data.get(field), bool):
+            raise CheckpointError(path, f"field '{field}' is missing or malformed: {data.get(field)!r}")
+    size = data["frame_size"]
+    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        raise CheckpointError(path, f"field 'frame_size' must be [height, width], got {size!r}")
+    if not data["fps"] > 0:
+        raise CheckpointError(path, f"field 'fps' must be positive, got {data['fps']!r}")
+    for name, record in data["conditions"].items():
+        if not isinstance(record, dict) or set(record) != _RECORD_FIELDS:
+            got = sorted(record) if isinstance(record, dict) else type(record).__name__
+            raise CheckpointError(
+                path, f"field 'conditions.{name}' must hold {sorted(_RECORD_FIELDS)}, got {got}"
+            )
+    return data
+
+
+def record_slots(path: Path, name: str, record: dict[str, Any]) -> list[Slot]:
+    """The slots ``config.json`` recorded for condition ``name``, checked."""
+    slots = record["slots"]
+    if not isinstance(slots, list) or not slots:
+        raise CheckpointError(path, f"field 'conditions.{name}.slots' must be a non-empty list")
+    out = []
+    for i, slot in enumerate(slots):
+        try:
+            out.append(Slot.from_dict(slot, name))
+        except PluginError as err:
+            raise CheckpointError(path, f"field 'conditions.{name}.slots[{i}]': {err.problem}") from None
+    return out
+
+
+def build_condition(path: Path, name: str, record: dict[str, Any], slots: list[Slot]) -> Condition:
+    """Condition ``name`` from the plugin that provides it now, checked against what the file recorded."""
+    made_with = f"{record['distribution']} {record['version']}"
+    try:
+        cls = get_condition(name)
+    except PluginError as err:
+        raise PluginError(
+            f"condition '{name}'", f"{err.problem}; this pipeline was made with {made_with}",
+            f"pip install {record['distribution']}" if record["version"] != "-" else err.hint,
+        ) from None  # fmt: skip
+    entry = next(e for e in condition_registry.registry.entries() if e.name == name and e.ok)
+    if record["version"] != "-" and entry.package != record["distribution"]:
+        raise PluginError(
+            f"condition '{name}'",
+            f"this pipeline was made with {made_with}, but here {entry.package} provides it",
+        )
+    config = cls.config_class.from_dict(
+        record["config"], source=str(path), prefix=f"conditions.{name}.config."
+    )
+    condition = cls(config)
+    if condition.slots() != slots:
+        raise CheckpointError(
+            path,
+            f"field 'conditions.{name}.slots': {made_with} declared other slots than the installed "
+            f"{entry.package} {entry.version} makes of the same config",
+            f"install {made_with}, or train the pipeline again",
+        )
+    return condition
