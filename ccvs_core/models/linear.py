@@ -1,8 +1,8 @@
 """``nn.Linear`` with a faster few-row product on the CPU, for the transformer's sampling steps.
 
 A cached sampling step multiplies one token per sample (a few rows) by every weight matrix: reading
-the weights is the whole cost. MKL computes such a product on one thread (about 14 GB/s on the
-2-core machines here, against 33 GB/s for a tensor copy); split into row blocks of the weight and
+the weights is the whole cost. MKL computes such a product on one thread (about 14 GB/s on 2 CPU
+cores with AVX512-BF16, against 33 GB/s for a tensor copy); split into row blocks of the weight and
 run as one batched product, it uses every thread (about 25 GB/s). ``benchmarks/sampling_speed.py``
 measures the effect on a whole step.
 """
