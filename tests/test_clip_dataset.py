@@ -96,3 +96,17 @@ def test_bad_arguments_and_files_are_refused(tiny_dataset, tmp_path):
     dataset = ClipDataset(tiny_dataset, num_frames=2, size=8, crop="first")
     with pytest.raises(InputError, match=r"state.json: positions\[5\] must be \[x, y\] with finite numbers"):
         dataset[0]
+
+
+def test_the_head_of_a_clip_keeps_its_first_frames_sound_states_and_layouts(tiny_dataset):
+    """What a target slot's row e is made from: the same video ending at frame e."""
+    clip = ClipDataset(tiny_dataset, num_frames=6, size=(8, 12), crop="first").video_clip(0)
+    head = clip.head(3)
+    assert head.frame_indices == clip.frame_indices[:3] and torch.equal(head.frames, clip.frames[:3])
+    assert torch.equal(head.state, clip.state[:3])
+    assert head.audio.shape[1] == round(3 / clip.fps * clip.sample_rate)
+    assert torch.equal(head.audio, clip.audio[:, : head.audio.shape[1]])
+    assert sorted(im["clip_index"] for im in head.layout["images"]) == [0, 1, 2]
+    assert {a["image_id"] for a in head.layout["annotations"]} <= {im["id"] for im in head.layout["images"]}
+    with pytest.raises(InputError, match="clip head"):
+        clip.head(0)

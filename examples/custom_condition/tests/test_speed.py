@@ -1,5 +1,6 @@
 """The example plugin: found by entry point once pip-installed, reads its value, and passes the
-conformance kit (which trains, saves, loads and generates with it)."""
+conformance kit (tokens, a tiny transformer's forward and backward, a pipeline saved, loaded and
+generating through the CLI)."""
 
 import pytest
 import torch
