@@ -46,6 +46,7 @@ from ccvs_core.models.transformer import VideoTransformer, next_token_loss, slot
 from ccvs_core.sequence import SequenceLayout
 from ccvs_core.slots import Timeline, check_tokens
 from ccvs_core.training.conditions import build_conditions, video_tokens
+from ccvs_core.weights import load_json
 
 WORLD_VIDEOS, WORLD_FRAMES, WORLD_SIZE = 10, 6, 32
 CHECKS = (
@@ -75,11 +76,14 @@ class World:
 
     def first_frame(self, split: str = "test") -> Path:
         """The first frame file of the first video of ``split``."""
-        import json
+        return first_frame(self.data, split)
 
-        videos = sorted(p for p in self.data.iterdir() if p.is_dir())
-        video = next(v for v in videos if json.loads((v / "meta.json").read_text())["split"] == split)
-        return video / "frames" / "000000.png"
+
+def first_frame(data: Path, split: str = "test") -> Path:
+    """The first frame file of the first video of ``split`` in the toyworld folder ``data``."""
+    videos = sorted(p for p in Path(data).iterdir() if p.is_dir())
+    video = next(v for v in videos if load_json(v / "meta.json")["split"] == split)
+    return video / "frames" / "000000.png"
 
 
 _worlds: dict[Path, World] = {}
@@ -98,7 +102,9 @@ def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> World:
         generate_toyworld(config, data, workers=1, progress=False)
         run = plan_run(root / "ae", "tiny", {"training": {"steps": 2}})
         AutoencoderTrainer(run, data, root / "ae", progress=False).fit()
-        _worlds[base] = World(data, root / "ae" / "autoencoder", (WORLD_SIZE, WORLD_SIZE))
+        autoencoder = root / "ae" / "autoencoder"
+        frame_size = tuple(load_json(autoencoder / "config.json")["frame_size"])  # what it was trained at
+        _worlds[base] = World(data, autoencoder, frame_size)
     return _worlds[base]
 
 

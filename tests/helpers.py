@@ -91,32 +91,31 @@ def stage2_argv(stage1):
     ]
 
 
+def world_of(stage1):
+    """The conformance kit's ``World`` of ``stage1`` = (toyworld folder, exported tiny autoencoder)."""
+    from ccvs_core.testing import World
+    from ccvs_core.weights import load_json
+
+    data, autoencoder = stage1
+    return World(data, autoencoder, tuple(load_json(autoencoder / "config.json")["frame_size"]))
+
+
 def train_with_conditions_cli(stage1, out, conditions, steps=1):
     """``ccvs train transformer --preset tiny --steps STEPS --cond ...`` on ``stage1``; the pipeline folder."""
-    from ccvs_core.cli import main
+    from ccvs_core.testing import train_pipeline
 
-    argv = [*stage2_argv(stage1), "--out", str(out), "--steps", str(steps)]
-    for condition in conditions:
-        argv += ["--cond", condition]
-    assert main(argv) == 0
-    return out / "pipeline"
+    return train_pipeline(world_of(stage1), out, conditions, steps)
 
 
-def generate_cli(pipeline, out_file, conditions, *, context=None, frames=5, samples=2, seed=0):
-    """``ccvs generate`` with ``--cond`` flags; returns the exit code (0: the frames are in ``out_file``)."""
-    from ccvs_core.cli import main
+def generate_cli(pipeline, out_file, conditions, **options):
+    """``ccvs generate`` with ``--cond`` flags (the kit's); returns the exit code."""
+    from ccvs_core.testing import generate_cli as generate
 
-    argv = ["generate", "--model", str(pipeline), "--frames", str(frames), "--samples", str(samples)]
-    argv += ["--seed", str(seed), "--out", str(out_file)]
-    if context is not None:
-        argv += ["--context", str(context)]
-    for condition in conditions:
-        argv += ["--cond", condition]
-    return main(argv)
+    return generate(pipeline, out_file, conditions, **options)
 
 
 def first_frame_file(data, split="test"):
     """The path of the first frame of the first video of ``split`` in a toyworld dataset."""
-    videos = sorted(p for p in Path(data).iterdir() if p.is_dir())
-    video = next(v for v in videos if json.loads((v / "meta.json").read_text())["split"] == split)
-    return video / "frames" / "000000.png"
+    from ccvs_core.testing import first_frame
+
+    return first_frame(data, split)
