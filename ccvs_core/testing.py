@@ -74,6 +74,19 @@ class World:
     def load_autoencoder(self) -> FlowAutoencoder:
         return load_autoencoder(self.autoencoder).requires_grad_(False).eval()
 
+    def stage2_argv(self) -> list:
+        """``ccvs train transformer --data ... --autoencoder ... --preset tiny`` on this world (add --out)."""
+        return [
+            "train",
+            "transformer",
+            "--data",
+            self.data,
+            "--autoencoder",
+            self.autoencoder,
+            "--preset",
+            "tiny",
+        ]
+
     def first_frame(self, split: str = "test") -> Path:
         """The first frame file of the first video of ``split``."""
         return first_frame(self.data, split)
@@ -117,17 +130,7 @@ def run_cli(argv: list[str]) -> int:
 
 def train_pipeline(world: World, out: Path, conditions: list[str], steps: int = 1) -> Path:
     """``ccvs train transformer --preset tiny --steps STEPS --cond ...`` on ``world``; the pipeline folder."""
-    argv = [
-        "train",
-        "transformer",
-        "--data",
-        world.data,
-        "--autoencoder",
-        world.autoencoder,
-        "--preset",
-        "tiny",
-    ]
-    argv += ["--out", out, "--steps", steps, "--device", "cpu"]
+    argv = [*world.stage2_argv(), "--out", out, "--steps", steps, "--device", "cpu"]
     for condition in conditions:
         argv += ["--cond", condition]
     code = run_cli(argv)

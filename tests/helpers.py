@@ -78,17 +78,7 @@ def train_transformer(stage1, out, steps, **training):
 
 def stage2_argv(stage1):
     """``ccvs train transformer --data ... --autoencoder ... --preset tiny`` on ``stage1`` (add --out, ...)."""
-    data, autoencoder = stage1
-    return [
-        "train",
-        "transformer",
-        "--data",
-        str(data),
-        "--autoencoder",
-        str(autoencoder),
-        "--preset",
-        "tiny",
-    ]
+    return [str(a) for a in world_of(stage1).stage2_argv()]
 
 
 def world_of(stage1):

@@ -171,17 +171,7 @@ def test_the_tokenizer_trains_reports_its_error_and_resumes(tokenizer_dir, world
 
 
 def test_training_without_a_tokenizer_says_how_to_make_one(world, tmp_path, capsys):
-    argv = [
-        "train",
-        "transformer",
-        "--data",
-        world.data,
-        "--autoencoder",
-        world.autoencoder,
-        "--preset",
-        "tiny",
-    ]
-    assert run_cli([*argv, "--out", str(tmp_path / "t"), "--cond", "audio"]) == 2
+    assert run_cli([*world.stage2_argv(), "--out", str(tmp_path / "t"), "--cond", "audio"]) == 2
     assert "ccvs train audio-tokenizer" in capsys.readouterr().err
 
 
