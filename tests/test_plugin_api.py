@@ -282,3 +282,18 @@ def test_an_absent_condition_holds_its_absent_tokens():
     sequence = layout.join(frames, tokens, absent=["state"])
     assert (sequence[0, layout.positions("state.tokens")] == 7).all()  # one past its 7 values
     assert sequence[0, layout.positions("class.tokens")].tolist() == [3]
+
+
+def test_layers_point_one_way():
+    """models/ know nothing of the condition registry (slots live below both); training knows nothing of
+    pipeline.py (what both need is below both)."""
+    core = ROOT / "ccvs_core"
+    rules = {"models": {"ccvs_core.conditions", "ccvs_core.plugins"}, "training": {"ccvs_core.pipeline"}}
+    offending = [
+        f"{f.relative_to(ROOT)}:{line} imports {module}"
+        for folder, banned in rules.items()
+        for f in sorted((core / folder).glob("*.py"))
+        for line, module in ccvs_imports(f)
+        if module in banned
+    ]
+    assert not offending, "\n".join(offending)

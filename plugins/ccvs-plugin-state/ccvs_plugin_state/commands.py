@@ -75,8 +75,9 @@ position_estimator = PluginCommand(
 )
 annotate_states = PluginCommand(
     help="write state.json with a trained position estimator",
-    description="Estimate the tracked point in every frame of the videos that have no state.json (all of "
-    "them with --overwrite) and write their state.json (positions in the stored frames' pixels).",
+    description="Estimate the tracked point in every frame of the videos that have no state.json\n"
+    "(all of them with --overwrite) and write their state.json (positions in the stored\n"
+    "frames' pixels), with the estimator of `ccvs train position-estimator`.",
     options=AnnotateOptions,
     run=annotate,
     run_arguments=False,
