@@ -116,7 +116,7 @@ def test_gap_ids_cover_target_slots_only():
     assert SequenceLayout((2, 2), 3, [STATE]).gap_ids({}, 2) is None
 
 
-def test_only_frame_slots_can_be_predictable():
+def test_only_frame_slots_can_be_predicted():
     from ccvs_core import PluginError
 
     with pytest.raises(PluginError, match="only frame-level slots can be predicted"):

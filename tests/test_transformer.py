@@ -138,7 +138,7 @@ def test_a_target_slot_embeds_its_gap_and_needs_one():
     )
 
 
-def test_predictable_slots_have_their_own_head_and_loss():
+def test_predicted_slots_have_their_own_head_and_loss():
     from ccvs_core.models.transformer import slot_token_loss
 
     torch.manual_seed(0)

@@ -16,7 +16,7 @@ class TokenClips(torch.utils.data.Dataset):
     tokens}}, "gaps": {condition: gap}}`` of one video, starting at a random frame: a pure function of
     (seed, draw).
 
-    tracks: the conditions' tokens of whole videos (``Condition.video_tokens``). Frame slots are cut to
+    tracks: the conditions' tokens of whole videos (``training.conditions.video_tokens``). Frame slots are cut to
     the window; video slots are taken whole; a target slot (``targets``: ``{condition: [slot names]}``)
     gets the tokens of a random target frame after the window's first, at most ``max_gap`` frames
     later, and its gap (target - first frame) goes in ``gaps``.

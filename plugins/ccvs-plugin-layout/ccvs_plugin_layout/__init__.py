@@ -5,7 +5,7 @@ Layouts come as COCO annotations (polygons or RLE, decoded with pycocotools) or 
 PNGs, one per frame. Tokens use a parameterless scheme (documented in README.md, with its measured
 fidelity): the class map is fitted to the frame like a context image, then pooled to a coarse grid
 (default 8 x 8) where each cell holds its dominant object class — the class list, learnt from the
-training layouts' category names, is the vocabulary (0: background). The slot is predictable: a
+training layouts' category names, is the vocabulary (0: background). The slot is predicted: a
 pipeline trained with it can also be asked for videos without a layout, and samples one (Fig. D2).
 """
 
