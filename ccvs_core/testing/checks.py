@@ -1,36 +1,14 @@
-"""The conformance kit: the checks every condition plugin runs in its own tests, with one class.
-
-In a plugin's tests (pytest)::
-
-    from ccvs_core.testing import ConditionConformance
-
-    class TestSpeed(ConditionConformance):
-        condition = "speed"                       # the registered name
-        config = {"bins": 4}                      # a tiny config (fields of its config class)
-        bad_values = ["fast", "-1"]               # --cond speed:VALUE values parse must refuse
-
-        def cli_value(self, world, folder):       # a --cond speed:VALUE that works
-            return "2.5"
-
-Each check is a test named after it (``test_spec``, ``test_from_sample``, ``test_tokenize``,
-``test_alignment``, ``test_training_tokens``, ``test_layout``, ``test_transformer``,
-``test_save_load``, ``test_generate_cli``, ``test_parse_errors``, ``test_measures``) and fails with a
-``ConformanceError`` whose message starts with the check's name. They run on a tiny toyworld and a
-tiny autoencoder built once per test session (``tiny_world``). A plugin whose input is not in
-toyworld, or that needs a trained helper model, overrides ``raw_input`` (its input from a clip) and
-``prepare_config`` (e.g. train its helper and return the config that points at it).
-"""
+"""The conformance kit's checks: each fails with a ``ConformanceError`` whose message starts with its name."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
-import pytest
 import torch
 
 from ccvs_core import conditions as condition_registry
@@ -38,17 +16,18 @@ from ccvs_core.condition_values import read_condition
 from ccvs_core.conditioning import build_layout, condition_context
 from ccvs_core.conditions import Condition, check_spec, get_condition
 from ccvs_core.config import TransformerConfig
-from ccvs_core.data.clips import Clip, ClipDataset
+from ccvs_core.data.clips import Clip
 from ccvs_core.errors import CCVSError, InputError
 from ccvs_core.models.autoencoder import FlowAutoencoder
-from ccvs_core.models.io import load_autoencoder
 from ccvs_core.models.transformer import VideoTransformer, next_token_loss, slot_token_loss
 from ccvs_core.sequence import SequenceLayout
 from ccvs_core.slots import Timeline, check_tokens
+from ccvs_core.testing.world import World
 from ccvs_core.training.conditions import build_conditions, video_tokens
-from ccvs_core.weights import load_json
 
-WORLD_VIDEOS, WORLD_FRAMES, WORLD_SIZE = 10, 6, 32
+if TYPE_CHECKING:
+    from ccvs_core.testing import ConditionConformance
+
 CHECKS = (
     "spec", "from_sample", "tokenize", "alignment", "training_tokens", "layout", "transformer",
     "save_load", "generate_cli", "parse_errors", "measures",
@@ -57,98 +36,6 @@ CHECKS = (
 
 class ConformanceError(AssertionError):
     """A condition breaks the spec; the message starts with the check's name."""
-
-
-@attrs.frozen(eq=False)
-class World:
-    """A tiny toyworld (``data``), a tiny autoencoder trained two steps on it (``autoencoder``, its
-    exported folder), and the clips of its training videos at the autoencoder's frame size."""
-
-    data: Path
-    autoencoder: Path
-    frame_size: tuple[int, int]
-
-    def clips(self, split: str | None = "train", frames: int = WORLD_FRAMES) -> ClipDataset:
-        return ClipDataset(self.data, num_frames=frames, size=self.frame_size, split=split, crop="first")
-
-    def load_autoencoder(self) -> FlowAutoencoder:
-        return load_autoencoder(self.autoencoder).requires_grad_(False).eval()
-
-    def stage2_argv(self) -> list:
-        """``ccvs train transformer --data ... --autoencoder ... --preset tiny`` on this world (add --out)."""
-        return [
-            "train",
-            "transformer",
-            "--data",
-            self.data,
-            "--autoencoder",
-            self.autoencoder,
-            "--preset",
-            "tiny",
-        ]
-
-    def first_frame(self, split: str = "test") -> Path:
-        """The first frame file of the first video of ``split``."""
-        return first_frame(self.data, split)
-
-
-def first_frame(data: Path, split: str = "test") -> Path:
-    """The first frame file of the first video of ``split`` in the toyworld folder ``data``."""
-    videos = sorted(p for p in Path(data).iterdir() if p.is_dir())
-    video = next(v for v in videos if load_json(v / "meta.json")["split"] == split)
-    return video / "frames" / "000000.png"
-
-
-_worlds: dict[Path, World] = {}
-
-
-def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    """The session's tiny world (built on first use: 10 videos of 6 frames, an autoencoder trained 2 steps)."""
-    base = tmp_path_factory.getbasetemp()
-    if base not in _worlds:
-        from ccvs_core.data.toyworld import ToyworldConfig, generate_toyworld
-        from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
-
-        root = tmp_path_factory.mktemp("ccvs-world")
-        data = root / "toyworld"
-        config = ToyworldConfig(videos=WORLD_VIDEOS, frames=WORLD_FRAMES, size=WORLD_SIZE, seed=5)
-        generate_toyworld(config, data, workers=1, progress=False)
-        run = plan_run(root / "ae", "tiny", {"training": {"steps": 2}})
-        AutoencoderTrainer(run, data, root / "ae", progress=False).fit()
-        autoencoder = root / "ae" / "autoencoder"
-        frame_size = tuple(load_json(autoencoder / "config.json")["frame_size"])  # what it was trained at
-        _worlds[base] = World(data, autoencoder, frame_size)
-    return _worlds[base]
-
-
-def run_cli(argv: list[str]) -> int:
-    """``ccvs ARGV`` in this process; its exit code (errors are printed, as the command prints them)."""
-    from ccvs_core.cli import main
-
-    return main([str(a) for a in argv])
-
-
-def train_pipeline(world: World, out: Path, conditions: list[str], steps: int = 1) -> Path:
-    """``ccvs train transformer --preset tiny --steps STEPS --cond ...`` on ``world``; the pipeline folder."""
-    argv = [*world.stage2_argv(), "--out", out, "--steps", steps, "--device", "cpu"]
-    for condition in conditions:
-        argv += ["--cond", condition]
-    code = run_cli(argv)
-    if code != 0:
-        raise AssertionError(f"ccvs {' '.join(map(str, argv))} exited with {code}")
-    return out / "pipeline"
-
-
-def generate_cli(
-    pipeline: Path, out: Path, conditions: list[str], *, context: Path | None = None, frames: int = 5,
-    samples: int = 2, seed: int = 0,
-) -> int:  # fmt: skip
-    """``ccvs generate`` with ``--cond`` flags; its exit code (0: the frames are in ``out``)."""
-    argv = ["generate", "--model", pipeline, "--frames", frames, "--samples", samples, "--seed", seed]
-    argv += ["--out", out, "--device", "cpu"] + (["--context", context] if context is not None else [])
-    for condition in conditions:
-        argv += ["--cond", condition]
-    return run_cli(argv)
 
 
 @attrs.frozen(eq=False)
@@ -174,104 +61,6 @@ def guarded(check: str, action: Callable[[], Any]) -> Any:
         raise
     except Exception as err:
         raise fail(check, f"{type(err).__name__}: {err}") from err
-
-
-class ConditionConformance:
-    """Subclass it in a plugin's tests (module docstring); set ``condition`` and implement ``cli_value``."""
-
-    condition: str = ""
-    config: dict[str, Any] = {}  # noqa: RUF012 - a class-level declaration the subclass replaces
-    bad_values: list[str] = []  # noqa: RUF012
-    frames_to_generate = 3
-
-    # what the plugin tells the kit -------------------------------------------------------------------
-
-    def prepare_config(self, world: World, folder: Path) -> dict[str, Any]:
-        """The config values to train with (default: ``config``); build helper models in ``folder``."""
-        return dict(self.config)
-
-    def raw_input(self, condition: Condition, clip: Clip) -> Any:
-        """The condition's raw input for a toyworld clip (default: ``from_sample``)."""
-        return condition.from_sample(clip)
-
-    def cli_value(self, world: World, folder: Path) -> str:
-        """A VALUE that ``--cond NAME:VALUE`` accepts (write any file it needs in ``folder``)."""
-        raise NotImplementedError("a ConditionConformance subclass must implement cli_value()")
-
-    # fixtures -----------------------------------------------------------------------------------------
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def world(cls, tmp_path_factory) -> World:
-        return tiny_world(tmp_path_factory)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def prepared(cls, world, tmp_path_factory) -> Prepared:
-        return prepare(cls(), world, tmp_path_factory.mktemp(f"conformance-{cls.condition}"))
-
-    # the checks ---------------------------------------------------------------------------------------
-
-    def test_spec(self):
-        check_registered(self)
-
-    def test_from_sample(self, prepared):
-        check_from_sample(self, prepared)
-
-    def test_tokenize(self, prepared):
-        check_tokenize(prepared)
-
-    def test_alignment(self, prepared):
-        check_alignment(prepared)
-
-    def test_training_tokens(self, prepared):
-        check_training_tokens(prepared)
-
-    def test_layout(self, prepared):
-        check_layout(prepared)
-
-    def test_transformer(self, prepared):
-        check_transformer(prepared)
-
-    def test_save_load(self, prepared, tmp_path):
-        check_save_load(prepared, tmp_path)
-
-    def test_generate_cli(self, prepared, tmp_path):
-        check_generate_cli(self, prepared, tmp_path)
-
-    def test_parse_errors(self, prepared):
-        check_parse_errors(self, prepared)
-
-    def test_measures(self, prepared):
-        check_measures(prepared)
-
-
-def run_checks(suite: ConditionConformance, world: World, folder: Path) -> dict[str, str]:
-    """Every check of ``suite`` in order: ``{check: its failure}`` (empty when the condition conforms)."""
-    failures: dict[str, str] = {}
-    try:
-        check_registered(suite)
-        prepared = prepare(suite, world, folder / "prepare")
-    except ConformanceError as err:
-        return {str(err).split(":")[0]: str(err)}
-    checks = {
-        "from_sample": lambda: check_from_sample(suite, prepared),
-        "tokenize": lambda: check_tokenize(prepared),
-        "alignment": lambda: check_alignment(prepared),
-        "training_tokens": lambda: check_training_tokens(prepared),
-        "layout": lambda: check_layout(prepared),
-        "transformer": lambda: check_transformer(prepared),
-        "save_load": lambda: check_save_load(prepared, folder / "save_load"),
-        "generate_cli": lambda: check_generate_cli(suite, prepared, folder / "generate_cli"),
-        "parse_errors": lambda: check_parse_errors(suite, prepared),
-        "measures": lambda: check_measures(prepared),
-    }
-    for name, check in checks.items():
-        try:
-            check()
-        except ConformanceError as err:
-            failures[name] = str(err)
-    return failures
 
 
 def check_registered(suite: ConditionConformance) -> None:
