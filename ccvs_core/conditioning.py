@@ -16,8 +16,8 @@ from ccvs_core.config import AutoencoderConfig, TransformerConfig
 from ccvs_core.data.clips import FrameGeometry
 from ccvs_core.errors import InputError
 from ccvs_core.models.autoencoder import FlowAutoencoder, frames_to_tensor
-from ccvs_core.sequence import SequenceLayout
-from ccvs_core.slots import Slot, Timeline, check_tokens
+from ccvs_core.sequence import SequenceLayout, absent_token
+from ccvs_core.slots import Slot, Timeline, check_tokens, token_shape
 
 
 def resize_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -78,19 +78,24 @@ def generation_tokens(
     fps: float,
     samples: int,
     device: torch.device | str,
+    may_leave_out: bool = False,
 ) -> tuple[dict, dict, list[str]]:
     """What generation reads of the conditions' raw inputs ``raw`` (what ``parse`` returns) for a
     video of ``num_frames`` frames at ``fps``:
     (``{condition: {slot: tokens}}`` repeated for every sample, ``{condition: target frame [S]}`` of
     the conditions with a target slot — the video's last frame —, the conditions left out to be
-    predicted; their tokens are zeros that generation overwrites)."""
+    predicted; their tokens are zeros that generation overwrites). With ``may_leave_out`` (a model
+    trained with condition dropout) a condition not given and not predicted holds its absent tokens."""
     unknown = sorted(set(raw) - set(conditions))
     if unknown:
         raise unknown_condition(unknown[0], list(conditions))
     predict = predicted_conditions(conditions, list(raw))
     missing = sorted(set(conditions) - set(raw) - set(predict))
-    if missing:
-        raise InputError(f"--cond {missing[0]}", "this pipeline needs it: give --cond NAME:VALUE")
+    if missing and not may_leave_out:
+        raise InputError(
+            f"--cond {missing[0]}",
+            "this pipeline needs it: give --cond NAME:VALUE (it was trained without --condition-dropout)",
+        )
     timeline = Timeline(num_frames=num_frames, fps=fps)
     out, targets = {}, {}
     for name in predict:
@@ -98,8 +103,12 @@ def generation_tokens(
             s.name: torch.zeros(samples, num_frames, s.length, dtype=torch.long, device=device)
             for s in conditions[name].slots()
         }
+    for name in missing:
+        out[name] = absent_tokens(conditions[name].slots(), num_frames, samples, device)
+        if any(s.level == "target" for s in conditions[name].slots()):
+            targets[name] = torch.full((samples,), num_frames - 1, device=device)
     for name, condition in conditions.items():
-        if name in predict:
+        if name in predict or name in missing:
             continue
         slots = condition.slots()
         tokens = check_tokens(name, slots, condition.tokenize(raw[name], timeline), 1, num_frames)
@@ -107,3 +116,13 @@ def generation_tokens(
         if any(s.level == "target" for s in slots):
             targets[name] = torch.full((samples,), num_frames - 1, device=device)
     return out, targets, predict
+
+
+def absent_tokens(slots: Sequence[Slot], num_frames: int, samples: int, device) -> dict[str, torch.Tensor]:
+    """The tokens of a condition left out: every slot holds its absent token."""
+    return {
+        s.name: torch.full(
+            token_shape(s, samples, num_frames), absent_token(s), dtype=torch.long, device=device
+        )
+        for s in slots
+    }

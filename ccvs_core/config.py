@@ -138,6 +138,9 @@ class TransformerTrainingConfig(Config):
     # bfloat16: forward and loss under torch.autocast (weights, gradients and AdamW stay float32);
     # 1.4x the steps per minute on 2 CPU cores with AVX512-BF16 (benchmarks/training_precision.py)
     precision: Literal["float32", "bfloat16"] = "float32"
+    # condition dropout: each condition is left out of each training window with this probability (its
+    # slots then hold their absent tokens), so that one model serves any subset of its conditions
+    condition_dropout: float = attrs.field(default=0.0, validator=in_range(0, 1))
 
 
 PRESETS: dict[type[Config], dict[str, dict[str, Any]]] = {

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 
 import attrs
 import torch
+import torch.nn.functional as F
 
 from ccvs_core.config_base import Config, at_least, greater_than, in_range
 from ccvs_core.errors import InputError
@@ -70,8 +71,15 @@ def _window_sequence(
     window_frames = frames.new_zeros(frames.shape[0], n, *layout.grid)
     have = max(0, min(known, first + n) - first)
     window_frames[:, :have] = frames[:, first : first + have]
+    # a video shorter than the window: frame slots are padded past its end (positions after every
+    # token that is sampled, so they never reach one through causal attention)
     window_conditions = {
-        c: {name: value if value.ndim == 2 else value[:, first : first + n] for name, value in slots.items()}
+        c: {
+            name: value
+            if value.ndim == 2
+            else F.pad(value[:, first : first + n], (0, 0, 0, n - min(n, value.shape[1] - first)))
+            for name, value in slots.items()
+        }
         for c, slots in conditions.items()
     }
     return layout.join(window_frames, window_conditions)

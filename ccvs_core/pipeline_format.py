@@ -30,6 +30,7 @@ from ccvs_core.atomic import atomic_path
 from ccvs_core.conditioning import build_layout, condition_context
 from ccvs_core.conditions import Condition, distribution_of, get_condition
 from ccvs_core.config import AutoencoderConfig, TransformerConfig
+from ccvs_core.console import console
 from ccvs_core.errors import CheckpointError, PluginError
 from ccvs_core.models.autoencoder import FlowAutoencoder
 from ccvs_core.models.transformer import VideoTransformer
@@ -54,8 +55,13 @@ class PipelineParts(torch.nn.Module):
         frame_size: tuple[int, int],
         conditions: Mapping[str, Condition] | None = None,
         fps: float = 10.0,
+        condition_dropout: float = 0.0,
     ):
         super().__init__()
+        # > 0: trained with condition dropout, so a condition may be left out (its absent tokens)
+        self.condition_dropout = condition_dropout
+        # conditions of the model whose plugin is not installed: {name: their recorded slots}, always absent
+        self.missing: dict[str, list[Slot]] = {}
         self.autoencoder, self.transformer = autoencoder, transformer
         self.conditions = torch.nn.ModuleDict(dict(conditions or {}))
         self.frame_size, self.fps = tuple(frame_size), fps
@@ -67,12 +73,19 @@ class PipelineParts(torch.nn.Module):
         """Write the pipeline folder (atomically: it appears complete or not at all)."""
         from ccvs_core import __version__
 
+        if self.missing:
+            raise PluginError(
+                f"condition '{next(iter(self.missing))}'",
+                "this pipeline was loaded without its plugin, so it cannot be saved whole",
+            )
+
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "ccvs_core": __version__,
             "frame_size": list(self.frame_size),
             "fps": self.fps,
+            "condition_dropout": self.condition_dropout,
             "autoencoder": self.autoencoder.config.to_dict(),
             "transformer": self.transformer.config.to_dict(),
             "conditions": {name: condition_record(c) for name, c in self.conditions.items()},
@@ -100,14 +113,34 @@ class PipelineParts(torch.nn.Module):
         frame_size = tuple(data["frame_size"])
         recorded = {name: record_slots(path, name, record) for name, record in data["conditions"].items()}
         layout = build_layout(autoencoder_config, transformer_config, frame_size, recorded)
-        conditions = {
-            name: build_condition(path, name, record, recorded[name])
-            for name, record in data["conditions"].items()
-        }
+        dropout = float(data["condition_dropout"])
+        conditions, missing = {}, {}
+        for name, record in data["conditions"].items():
+            if dropout > 0 and name not in condition_registry.registry.names():
+                # trained with condition dropout: the model knows how to go without it
+                missing[name] = recorded[name]
+                console.print(
+                    f"condition '{name}' ({record['distribution']} {record['version']}) is not installed: "
+                    f"{folder} is used without it ("
+                    + (
+                        f"pip install {record['distribution']}"
+                        if record["version"] != "-"
+                        else "load its module with ccvs --plugin"
+                    )
+                    + " to give it)",
+                    highlight=False,
+                )
+                continue
+            conditions[name] = build_condition(path, name, record, recorded[name])
         autoencoder = FlowAutoencoder(autoencoder_config)
         transformer = VideoTransformer(transformer_config, layout, autoencoder_config.codebook_size)
-        parts = cls(autoencoder, transformer, frame_size, conditions, float(data["fps"]))
-        load_module(parts, load_tensors(folder / WEIGHTS_FILE), folder / WEIGHTS_FILE)
+        parts = cls(autoencoder, transformer, frame_size, conditions, float(data["fps"]), dropout)
+        parts.missing = missing
+        tensors = load_tensors(folder / WEIGHTS_FILE)
+        tensors = {
+            k: v for k, v in tensors.items() if k.split(".")[:2] not in [["conditions", m] for m in missing]
+        }
+        load_module(parts, tensors, folder / WEIGHTS_FILE)
         return parts.to(device).eval()
 
 
@@ -142,6 +175,7 @@ def read_config(path: Path) -> dict[str, Any]:
     kinds = {
         "frame_size": list,
         "fps": (int, float),
+        "condition_dropout": (int, float),
         "autoencoder": dict,
         "transformer": dict,
         "conditions": dict,
@@ -154,6 +188,10 @@ def read_config(path: Path) -> dict[str, Any]:
         raise CheckpointError(path, f"field 'frame_size' must be [height, width], got {size!r}")
     if not data["fps"] > 0:
         raise CheckpointError(path, f"field 'fps' must be positive, got {data['fps']!r}")
+    if not 0 <= data["condition_dropout"] < 1:
+        raise CheckpointError(
+            path, f"field 'condition_dropout' must be in [0, 1), got {data['condition_dropout']!r}"
+        )
     for name, record in data["conditions"].items():
         if not isinstance(record, dict) or set(record) != _RECORD_FIELDS:
             got = sorted(record) if isinstance(record, dict) else type(record).__name__

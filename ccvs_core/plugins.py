@@ -110,7 +110,12 @@ def _import_file(path: Path, subject: str) -> str:
     resolved = path.resolve()
     if resolved in _loaded_files:
         return _loaded_files[resolved]
-    name = f"ccvs_user_plugin_{len(_loaded_files)}_{path.stem}"
+    # its own name where free, so that a pipeline records the module its conditions came from
+    name = (
+        path.stem
+        if path.stem.isidentifier() and path.stem not in sys.modules
+        else f"ccvs_user_{len(_loaded_files)}_{path.stem}"
+    )
     spec = importlib.util.spec_from_file_location(name, resolved)
     if spec is None or spec.loader is None:
         raise PluginError(subject, "is not a Python module")

@@ -209,6 +209,17 @@ class SequenceLayout:
             sequence[:, pos] = value.to(sequence.device, torch.long)
         return sequence
 
+    def drop(self, sequence: torch.Tensor, condition: str, rows: torch.Tensor) -> torch.Tensor:
+        """``sequence [B, L]`` with the slots of ``condition`` holding their absent tokens in the rows
+        where ``rows [B]`` (bool) is set (condition dropout); a new tensor."""
+        out = sequence.clone()
+        rows = rows.to(sequence.device)
+        for s in self.condition_slots:
+            if s.condition == condition:
+                positions = self._positions[s.key].flatten().to(sequence.device)
+                out[rows.nonzero().flatten()[:, None], positions[None, :]] = absent_token(s.slot)
+        return out
+
     def split(self, sequence: torch.Tensor) -> tuple[torch.Tensor, dict[str, dict[str, torch.Tensor]]]:
         """The inverse of ``join``: ``[B, L]`` -> (frame tokens ``[B, N, h, w]``, ``{condition: {slot: tensor}}``)."""
         if sequence.ndim != 2 or sequence.shape[1] != self.length:

@@ -90,11 +90,17 @@ def world_of(stage1):
     return World(data, autoencoder, tuple(load_json(autoencoder / "config.json")["frame_size"]))
 
 
-def train_with_conditions_cli(stage1, out, conditions, steps=1):
-    """``ccvs train transformer --preset tiny --steps STEPS --cond ...`` on ``stage1``; the pipeline folder."""
-    from ccvs_core.testing import train_pipeline
+def train_with_conditions_cli(stage1, out, conditions, steps=1, dropout=None):
+    """``ccvs train transformer --preset tiny --steps STEPS --cond ...`` on ``stage1`` (with
+    ``--condition-dropout DROPOUT``); the pipeline folder."""
+    from ccvs_core.testing import run_cli
 
-    return train_pipeline(world_of(stage1), out, conditions, steps)
+    argv = [*stage2_argv(stage1), "--out", str(out), "--steps", str(steps)]
+    argv += ["--condition-dropout", str(dropout)] if dropout is not None else []
+    for condition in conditions:
+        argv += ["--cond", condition]
+    assert run_cli(argv) == 0
+    return out / "pipeline"
 
 
 def generate_cli(pipeline, out_file, conditions, **options):

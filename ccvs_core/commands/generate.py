@@ -23,7 +23,9 @@ read by that condition's plugin (a file, a class name, ...), and options of the 
 it as ,KEY=VALUE (--cond audio:drums.wav,pad=true; `ccvs conditions` lists each one's options). A
 comma in VALUE is kept as long as no word and "=" follow it (take,2.wav is one file name). A
 condition the model can also predict (layout) may be left out: it is then sampled with the frames
-and written as OUT-NAME.png (rows: samples, columns: time). Your own @register_condition module:
+and written as OUT-NAME.png (rows: samples, columns: time). A pipeline trained with
+--condition-dropout takes any subset of its conditions (none included): a condition left out, or
+whose plugin is not installed, holds its learnt "absent" tokens. Your own @register_condition module:
 ccvs --plugin MODULE generate ... (or CCVS_PLUGINS=MODULE).
 
 Writes --out (.mp4 or .gif: the samples side by side in every frame) and, next to it, a PNG grid

@@ -38,7 +38,10 @@ plugin reads its data from each training video (state.json, audio.wav, layout.js
 class, the frames), its tokens are cached in OUT/tokens/, and every window reads them before its
 frames. --cond NAME:KEY=VALUE,KEY=VALUE sets fields of the condition's config (VALUE is JSON, or a
 plain string), e.g. --cond state:offset_bins=8 or --cond state:encoding=xy,bins=128. The pipeline
-then needs the same conditions at `ccvs generate` time.
+then needs the same conditions at `ccvs generate` time, unless it was trained with
+--condition-dropout P > 0: each condition is then left out of each training window with
+probability P (its slots hold their learnt "absent" tokens), and `ccvs generate` may be given any
+subset of the conditions, none included.
 
 --init-from DIR starts the run from the transformer of a trained pipeline (a folder `ccvs generate
 --model` takes) instead of from scratch: to add a condition to a trained model, or to go on training
@@ -76,6 +79,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--precision", choices=("float32", "bfloat16"), help="autocast precision of the forward pass"
     )
+    train.add_argument(
+        "--condition-dropout", type=float, metavar="P",
+        help="leave each condition out of each training window with probability P (default 0)",
+    )  # fmt: skip
     model = parser.add_argument_group("model")
     model.add_argument("--window", type=int, help="frames N in the sequence")
     model.add_argument("--layers", type=int, help="transformer blocks")
@@ -104,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         "training": {
             "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
             "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every,
-            "precision": args.precision,
+            "precision": args.precision, "condition_dropout": args.condition_dropout,
         },
         "transformer": {
             "window": args.window, "layers": args.layers, "heads": args.heads, "width": args.width,

@@ -325,9 +325,11 @@ def slot_token_loss(model: VideoTransformer, hidden: torch.Tensor, sequence: tor
             layout.positions(s.key).flatten().to(sequence.device)
         )  # positions >= 1: the start token is first
         scores = model.head_for(s.id)(hidden[:, targets - 1])  # [B, P, V]
-        losses.append(
-            F.cross_entropy(scores.reshape(-1, scores.shape[-1]).float(), sequence[:, targets].reshape(-1))
-        )
+        # a slot left out (condition dropout) holds its absent token: nothing to predict there
+        values = sequence[:, targets].reshape(-1)
+        given = values != s.slot.vocab_size
+        if bool(given.any()):
+            losses.append(F.cross_entropy(scores.reshape(-1, scores.shape[-1])[given].float(), values[given]))
     return torch.stack(losses).mean() if losses else hidden.new_zeros(())
 
 

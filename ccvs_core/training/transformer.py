@@ -72,7 +72,9 @@ class TransformerTrainer:
             self.device
         )
         # the parts put together, saved as OUT/pipeline at every checkpoint
-        self.pipeline = PipelineParts(self.autoencoder, self.model, run.frame_size, self.conditions, self.fps)
+        self.pipeline = PipelineParts(
+            self.autoencoder, self.model, run.frame_size, self.conditions, self.fps, cfg.condition_dropout
+        )
         self.optimizer = torch.optim.AdamW(
             _param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95)
         )
@@ -179,12 +181,23 @@ class TransformerTrainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
-        loss = batch_loss(self.model, frames, conditions, gaps, cfg.precision)
+        loss = batch_loss(self.model, frames, conditions, gaps, cfg.precision, self.dropped(len(frames)))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
         return {"loss": float(loss.detach()), "lr": lr, "grad_norm": float(norm)}
+
+    def dropped(self, batch: int) -> dict[str, torch.Tensor]:
+        """Condition dropout at this step: ``{condition: [B] bool}``, each window leaving each condition
+        out with probability ``condition_dropout``; a pure function of (seed, step, rank), so a resumed
+        run draws the same."""
+        p = self.run.training.condition_dropout
+        if not p or not self.conditions:
+            return {}
+        seed = (self.run.training.seed * 1_000_003 + self.step) * 1009 + distributed.rank()
+        generator = torch.Generator().manual_seed(seed)
+        return {name: torch.rand(batch, generator=generator) < p for name in self.conditions}
 
     @torch.no_grad()
     def write_samples(self) -> Path:

@@ -34,11 +34,15 @@ def batch_loss(
     conditions: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
     gaps: Mapping[str, torch.Tensor] | None = None,
     precision: str = "float32",
+    dropped: Mapping[str, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """``window_loss`` of a batch as ``TokenClips`` gives it (frame tokens ``[B, N, h, w]``, condition
-    tokens, the target conditions' gaps ``[B]``), moved to the model's device and laid out."""
+    tokens, the target conditions' gaps ``[B]``), moved to the model's device and laid out;
+    ``dropped``: ``{condition: [B] bool}``, the windows that hold its absent tokens instead."""
     device = model.head.weight.device
     sequence = model.layout.join(frames.to(device), conditions or {})
+    for condition, rows in (dropped or {}).items():
+        sequence = model.layout.drop(sequence, condition, rows)
     gap_ids = model.layout.gap_ids({c: g.to(device) for c, g in (gaps or {}).items()}, len(frames))
     return window_loss(model, sequence, gap_ids, precision)
 
