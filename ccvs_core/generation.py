@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from ccvs_core.config_base import Config, at_least, greater_than, in_range
 from ccvs_core.errors import InputError
 from ccvs_core.models.transformer import VideoTransformer
+from ccvs_core.sequence import absent_token
 
 ConditionTokens = Mapping[str, Mapping[str, torch.Tensor]]
 
@@ -34,6 +35,9 @@ class SamplingConfig(Config):
     top_k: int | None = attrs.field(default=100, validator=at_least(1))  # None: no top-k filter
     top_p: float | None = attrs.field(default=None, validator=in_range(0, 1))  # nucleus; None: off
     greedy: bool = False  # always the most likely token (ignores the rest)
+    # classifier-free guidance: frame token logits = uncond + guidance (cond - uncond), the unconditional
+    # branch holding every condition's absent tokens (a model trained with condition dropout); 1: off
+    guidance: float = attrs.field(default=1.0, validator=at_least(0))
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
@@ -85,6 +89,17 @@ def _window_sequence(
     return layout.join(window_frames, window_conditions)
 
 
+def _with_unconditional(layout, conditions: ConditionTokens) -> dict[str, dict[str, torch.Tensor]]:
+    """``conditions`` for 2B samples: the B given, then B in which every condition holds its absent tokens."""
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for s in layout.condition_slots:
+        value = conditions[s.condition][s.name]
+        out.setdefault(s.condition, {})[s.name] = torch.cat(
+            [value, torch.full_like(value, absent_token(s.slot))]
+        )
+    return out
+
+
 @torch.no_grad()
 def generate_frame_tokens(
     model: VideoTransformer,
@@ -124,11 +139,14 @@ def generate_frame_tokens(
     frames = context.new_zeros(b, num_frames, *layout.grid)
     frames[:, :m] = context
     hw = layout.tokens_per_frame
+    # guidance: the conditioned samples, then the same samples with every condition absent, as one batch
+    branches = 2 if sampling.guidance != 1.0 and layout.condition_slots else 1
+    both = _with_unconditional(layout, conditions) if branches == 2 else conditions
     cache, cache_first = None, None
     # predicted slots are sampled for every frame, the context frames' too (before their given tokens)
     for t in range(0 if sampled_slots else m, num_frames):
         first = max(0, t - layout.num_frames + 1)  # the window that ends with frame t
-        sequence = _window_sequence(model, frames, conditions, first, known=max(t, m))
+        sequence = _window_sequence(model, frames.repeat(branches, 1, 1, 1), both, first, known=max(t, m))
         start = layout.frame_tokens_start(t - first)
         end = start + hw
         # what frame t's chunk samples: its predicted condition slots, then (past the context) its frame tokens
@@ -137,10 +155,14 @@ def generate_frame_tokens(
             + (list(range(start, end)) if t >= m else [])
         )
         if cache is None or first != cache_first:  # a new window: positions (and times, gaps) moved
-            cache, cache_first = model.new_cache(b), first
+            cache, cache_first = model.new_cache(b * branches), first
             device = sequence.device
             gaps = layout.gap_ids(
-                {c: torch.as_tensor(v, device=device) - first for c, v in (targets or {}).items()}, b
+                {
+                    c: torch.as_tensor(v, device=device).repeat(branches) - first
+                    for c, v in (targets or {}).items()
+                },
+                b * branches,
             )
         position, hidden = cache.length, None
         for p in to_sample:
@@ -149,16 +171,25 @@ def generate_frame_tokens(
                     :, -1
                 ]
                 position = p
-            head = model.head_for(int(layout.slot_ids[p]))
-            sequence[:, p] = sample_tokens(head(hidden), sampling, generators)
+            slot_id = int(layout.slot_ids[p])
+            logits = model.head_for(slot_id)(hidden)
+            if branches == 2:  # frame tokens are guided; a predicted slot is drawn as conditioned
+                cond, uncond = logits[:b].float(), logits[b:].float()
+                logits = uncond + sampling.guidance * (cond - uncond) if slot_id == 0 else cond
+            token = sample_tokens(logits, sampling, generators)
+            sequence[:b, p] = token
+            if branches == 2 and slot_id == 0:
+                sequence[b:, p] = token  # the unconditional branch continues the same video
             if p < to_sample[-1]:  # the chunk's last sampled token is fed with the next chunk
                 hidden = model(sequence[:, p : p + 1], p, cache, gaps, hidden=True, window=sequence)[:, -1]
                 position = p + 1
         for s in sampled_slots:
             condition, name = s.key.split(".", 1)
-            conditions[condition][name][:, t] = sequence[:, layout.positions(s.key)[t - first]]
+            conditions[condition][name][:, t] = sequence[:b, layout.positions(s.key)[t - first]]
+            if branches == 2:
+                both[condition][name][:b, t] = conditions[condition][name][:, t]
         if t >= m:
-            frames[:, t] = sequence[:, start:end].view(b, *layout.grid)
+            frames[:, t] = sequence[:b, start:end].view(b, *layout.grid)
             if on_frame is not None:
                 on_frame(t, frames[:, t])
     return frames

@@ -135,6 +135,12 @@ class CCVSPipeline(PipelineParts):
                 f"got {len(conditions)} and {len(seeds)}",
             )
         device = next(self.parameters()).device
+        if sampling is not None and sampling.guidance != 1.0 and not self.condition_dropout:
+            raise InputError(
+                "--guidance",
+                "needs a pipeline trained with --condition-dropout (its unconditional branch is every "
+                "condition absent); this one was not",
+            )
         frames = [self._context_frames(c, num_frames, device) for c in contexts]
         m = frames[0].shape[0]
         if any(f.shape[0] != m for f in frames):

@@ -148,3 +148,13 @@ def test_a_condition_without_its_plugin_is_left_out(stage1, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "condition 'gone' (gone_cond -) is not installed" in result.stderr and out.is_file()
     assert "load its module with ccvs --plugin" in result.stderr
+
+
+def test_guidance_needs_a_dropout_trained_pipeline(stage1, tmp_path, capsys):
+    trained = train_with_conditions_cli(stage1, tmp_path / "d", ["class"], dropout=0.5)
+    classes = CCVSPipeline.from_pretrained(trained).conditions["class"].config.classes
+    assert generate_cli(trained, tmp_path / "g.gif", [f"class:{classes[0]}"], frames=3, guidance=2.0) == 0
+    plain = train_with_conditions_cli(stage1, tmp_path / "p", ["class"])
+    capsys.readouterr()
+    assert generate_cli(plain, tmp_path / "x.gif", [f"class:{classes[0]}"], frames=3, guidance=2.0) == 2
+    assert "--guidance: needs a pipeline trained with --condition-dropout" in capsys.readouterr().err

@@ -174,3 +174,33 @@ def test_a_predicted_slot_left_out_is_sampled_with_its_own_head(layout_model):
     assert torch.equal(predicted, ref["layout"]["tokens"])
     with pytest.raises(InputError, match="has no predicted slot"):
         generate_frame_tokens(layout_model, context, conditions(), 5, config, seeds(3, 4), predict={"class"})
+
+
+@pytest.mark.parametrize("weight", [0.0, 2.5])
+def test_guidance_equals_two_separate_passes(model, weight):
+    """Classifier-free guidance with the cache, both branches in one batch, against two plain passes
+    (the conditioned sequence and the one with every condition absent) that recompute every prefix."""
+    context = torch.randint(0, 9, (2, 1, 2, 2), generator=torch.Generator().manual_seed(3))
+    config, cond = SamplingConfig(top_k=4, guidance=weight), conditions(3)
+    guided = generate_frame_tokens(model, context, cond, 3, config, seeds(5, 6))
+    layout, generators = model.layout, seeds(5, 6)
+    frames = torch.zeros(2, 3, 2, 2, dtype=torch.long)
+    frames[:, 0] = context[:, 0]
+    given = layout.join(frames, cond)
+    absent = layout.join(frames, {}, absent=["state", "class"])
+    for t in (1, 2):
+        start = layout.frame_tokens_start(t)
+        for position in range(start, start + 4):
+            c, u = model(given[:, :position])[:, -1], model(absent[:, :position])[:, -1]
+            token = sample_tokens(u + weight * (c - u), config, generators)
+            given[:, position] = absent[:, position] = token
+    assert torch.equal(layout.split(given)[0], guided)
+
+
+def test_guidance_one_is_plain_conditional_sampling(model):
+    context = torch.randint(0, 9, (2, 1, 2, 2))
+    plain = generate_frame_tokens(model, context, conditions(3), 3, SamplingConfig(top_k=4), seeds(5, 6))
+    one = generate_frame_tokens(
+        model, context, conditions(3), 3, SamplingConfig(top_k=4, guidance=1.0), seeds(5, 6)
+    )
+    assert torch.equal(plain, one)

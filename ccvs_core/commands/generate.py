@@ -70,6 +70,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--greedy", action="store_true", default=None, help="always take the most likely token"
     )
+    parser.add_argument(
+        "--guidance", type=float, metavar="W",
+        help="classifier-free guidance weight: uncond + W (cond - uncond) (default 1: off; needs a "
+        "pipeline trained with --condition-dropout)",
+    )  # fmt: skip
     parser.add_argument("--fps", type=float, help="frame rate of the output (default: the pipeline's)")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="output .mp4 or .gif")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
@@ -107,7 +112,10 @@ def run(args: argparse.Namespace) -> int:
     context_frames = args.context_frames if args.context_frames is not None else int(args.context is not None)
     if context_frames < 0 or (context_frames > 0 and args.context is None):
         raise InputError("--context-frames", f"{context_frames} real frames need --context (0 without it)")
-    given = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "greedy": args.greedy}
+    given = {
+        "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "greedy": args.greedy,
+        "guidance": args.guidance,
+    }  # fmt: skip
     sampling = SamplingConfig(**{k: v for k, v in given.items() if v is not None})
     values = split_conditions(args.cond)
     context = read_frames(args.context)[:context_frames] if context_frames else None

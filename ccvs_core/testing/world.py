@@ -98,10 +98,11 @@ def train_pipeline(world: World, out: Path, conditions: list[str], steps: int = 
 
 def generate_cli(
     pipeline: Path, out: Path, conditions: list[str], *, context: Path | None = None, frames: int = 5,
-    samples: int = 2, seed: int = 0,
+    samples: int = 2, seed: int = 0, guidance: float | None = None,
 ) -> int:  # fmt: skip
     """``ccvs generate`` with ``--cond`` flags; its exit code (0: the frames are in ``out``)."""
     argv = ["generate", "--model", pipeline, "--frames", frames, "--samples", samples, "--seed", seed]
+    argv += ["--guidance", guidance] if guidance is not None else []
     argv += ["--out", out, "--device", "cpu"] + (["--context", context] if context is not None else [])
     for condition in conditions:
         argv += ["--cond", condition]
