@@ -115,3 +115,31 @@ def first_frame_file(data, split="test"):
     from ccvs_core.testing import first_frame
 
     return first_frame(data, split)
+
+
+USER_MODULE = """
+import torch
+from ccvs_core import Condition, InputError, Slot, register_condition
+
+@register_condition("{name}")
+class Mine(Condition):
+    def slots(self):
+        return [Slot("video", 1, 3)]
+
+    def parse(self, value, options):
+        if value not in ("0", "1", "2"):
+            raise InputError(f"--cond {name}:{{value}}", "must be 0, 1 or 2")
+        return int(value)
+
+    def from_sample(self, clip):
+        return len(clip.frame_indices) % 3
+
+    def tokenize(self, raw, timeline):
+        return {{"tokens": torch.tensor([[raw]])}}
+"""
+
+
+def user_module(name):
+    """The text of a user's own module (not a package) registering condition ``name``: one video-level
+    token, 0 to 2."""
+    return USER_MODULE.format(name=name)

@@ -13,26 +13,7 @@ import torch
 from ccvs_core import CCVSPipeline, InputError, SequenceLayout, Slot
 from ccvs_core.config import TransformerConfig
 from ccvs_core.models.transformer import VideoTransformer, slot_token_loss
-from tests.helpers import first_frame_file, generate_cli, train_with_conditions_cli
-
-USER_MODULE = """
-import torch
-from ccvs_core import Condition, Slot, register_condition
-
-@register_condition("{name}")
-class Local(Condition):
-    def slots(self):
-        return [Slot("frame", 1, 4)]
-
-    def parse(self, value, options):
-        return int(value)
-
-    def from_sample(self, clip):
-        return len(clip.frame_indices) % 4
-
-    def tokenize(self, raw, timeline):
-        return {{"tokens": torch.full((1, timeline.num_frames, 1), raw)}}
-"""
+from tests.helpers import first_frame_file, generate_cli, train_with_conditions_cli, user_module
 
 
 def test_drop_writes_absent_tokens_in_the_chosen_windows_only():
@@ -109,7 +90,7 @@ def test_without_dropout_every_condition_is_needed(stage1, tmp_path, capsys):
 
 def test_a_condition_without_its_plugin_is_left_out(stage1, tmp_path):
     module = tmp_path / "gone_cond.py"
-    module.write_text(USER_MODULE.format(name="gone"))
+    module.write_text(user_module("gone"))
     data, autoencoder = stage1
     from ccvs_core.testing import run_cli
 

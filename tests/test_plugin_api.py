@@ -18,6 +18,7 @@ import ccvs_core.conditions as conditions_module
 from ccvs_core import Condition, PluginError, Slot
 from ccvs_core.conditions import ConditionRegistry
 from ccvs_core.testing import ConditionConformance, run_checks, run_cli, tiny_world, train_pipeline
+from tests.helpers import user_module
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {"ccvs_core", "ccvs_core.testing"}
@@ -101,30 +102,8 @@ def test_plugin_commands_are_listed_by_name_and_honour_the_autoload_switch():
     assert "audio-tokenizer" not in off.stdout and "transformer" in off.stdout
 
 
-USER_MODULE = """
-import torch
-from ccvs_core import Condition, InputError, Slot, register_condition
-
-@register_condition("mine")
-class Mine(Condition):
-    def slots(self):
-        return [Slot("video", 1, 3)]
-
-    def parse(self, value, options):
-        if value not in ("0", "1", "2"):
-            raise InputError(f"--cond mine:{value}", "must be 0, 1 or 2")
-        return int(value)
-
-    def from_sample(self, clip):
-        return len(clip.frame_indices) % 3
-
-    def tokenize(self, raw, timeline):
-        return {"tokens": torch.tensor([[raw]])}
-"""
-
-
 def test_a_users_own_module_is_usable_from_the_command_line(tmp_path):
-    (tmp_path / "my_conditions.py").write_text(USER_MODULE)
+    (tmp_path / "my_conditions.py").write_text(user_module("mine"))
     by_name = python(
         "from ccvs_core.cli import main; main(['--plugin', 'my_conditions', 'conditions'])",
         {"COLUMNS": "200"},
@@ -151,7 +130,7 @@ def test_a_users_own_module_is_usable_from_the_command_line(tmp_path):
 
 def test_a_users_own_module_trains_and_generates(stage1, tmp_path):
     file = tmp_path / "user_cond.py"
-    file.write_text(USER_MODULE.replace('"mine"', '"mine_cli"'))
+    file.write_text(user_module("mine_cli"))
     data, autoencoder = stage1
     argv = ["--plugin", file, "train", "transformer", "--data", data, "--autoencoder", autoencoder]
     argv += ["--preset", "tiny", "--out", tmp_path / "run", "--steps", "1", "--cond", "mine_cli"]
