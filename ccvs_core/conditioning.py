@@ -79,13 +79,15 @@ def generation_tokens(
     samples: int,
     device: torch.device | str,
     may_leave_out: bool = False,
+    unavailable: Mapping[str, Sequence[Slot]] | None = None,
 ) -> tuple[dict, dict, list[str]]:
     """What generation reads of the conditions' raw inputs ``raw`` (what ``parse`` returns) for a
     video of ``num_frames`` frames at ``fps``:
     (``{condition: {slot: tokens}}`` repeated for every sample, ``{condition: target frame [S]}`` of
     the conditions with a target slot — the video's last frame —, the conditions left out to be
     predicted; their tokens are zeros that generation overwrites). With ``may_leave_out`` (a model
-    trained with condition dropout) a condition not given and not predicted holds its absent tokens."""
+    trained with condition dropout) a condition not given and not predicted holds its absent tokens, as
+    do the ``unavailable`` ones (``{name: slots}`` of conditions whose plugin is not installed)."""
     unknown = sorted(set(raw) - set(conditions))
     if unknown:
         raise unknown_condition(unknown[0], list(conditions))
@@ -103,16 +105,17 @@ def generation_tokens(
             s.name: torch.zeros(samples, num_frames, s.length, dtype=torch.long, device=device)
             for s in conditions[name].slots()
         }
-    for name in missing:
-        out[name] = absent_tokens(conditions[name].slots(), num_frames, samples, device)
-        if any(s.level == "target" for s in conditions[name].slots()):
-            targets[name] = torch.full((samples,), num_frames - 1, device=device)
+    left_out = {**{name: conditions[name].slots() for name in missing}, **(unavailable or {})}
+    for name, slots in left_out.items():
+        out[name] = absent_tokens(slots, num_frames, samples, device)
     for name, condition in conditions.items():
         if name in predict or name in missing:
             continue
-        slots = condition.slots()
-        tokens = check_tokens(name, slots, condition.tokenize(raw[name], timeline), 1, num_frames)
+        tokens = check_tokens(name, condition.slots(), condition.tokenize(raw[name], timeline), 1, num_frames)
         out[name] = {slot: value.to(device).repeat_interleave(samples, 0) for slot, value in tokens.items()}
+    # a target slot aims at the video's last frame, given or absent
+    all_slots = {**{name: c.slots() for name, c in conditions.items()}, **left_out}
+    for name, slots in all_slots.items():
         if any(s.level == "target" for s in slots):
             targets[name] = torch.full((samples,), num_frames - 1, device=device)
     return out, targets, predict

@@ -243,16 +243,15 @@ class ConditionRegistry:
                 f"claimed by both {existing.package} ({_qualname(existing.cls)}) and {package} "
                 f"({_qualname(cls)}); the second is skipped",
             )
-        if isinstance(cls, type) and issubclass(cls, Condition) and cls.name and cls.name != name:
+        if not (isinstance(cls, type) and issubclass(cls, Condition)):
+            check_spec(name, cls, package)  # raises: not a Condition
+        if cls.name and cls.name != name:
             raise PluginError(subject, f"{_qualname(cls)} is already registered as '{cls.name}'")
-        previous = getattr(cls, "name", "")
-        if isinstance(cls, type) and issubclass(cls, Condition):
-            cls.name = name
+        previous, cls.name = cls.name, name  # the spec's checks build it, and its errors name it
         try:
             slots = check_spec(name, cls, package)
         except PluginError:
-            if isinstance(cls, type) and issubclass(cls, Condition):
-                cls.name = previous
+            cls.name = previous
             raise
         entry = ConditionEntry(name, cls, source, package, version, slots=slots)
         self._entries[name] = entry

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ccvs_core.condition_values import read_condition
-from ccvs_core.conditioning import absent_tokens, condition_context, generation_tokens, resize_frames
+from ccvs_core.conditioning import condition_context, generation_tokens, resize_frames
 from ccvs_core.conditions import unknown_condition
 from ccvs_core.errors import InputError
 from ccvs_core.generation import SamplingConfig, generate_frame_tokens
@@ -44,21 +44,12 @@ class CCVSPipeline(PipelineParts):
     def condition_tokens(
         self, raw: Mapping[str, Any], num_frames: int, samples: int, device
     ) -> tuple[dict, dict, list[str]]:
-        """``conditioning.generation_tokens`` of this pipeline's conditions at its frame rate."""
-        tokens, targets, predict = generation_tokens(
-            self.conditions,
-            raw,
-            num_frames,
-            self.fps,
-            samples,
-            device,
-            may_leave_out=self.condition_dropout > 0,
-        )
-        for name, slots in self.missing.items():  # no plugin: always left out
-            tokens[name] = absent_tokens(slots, num_frames, samples, device)
-            if any(s.level == "target" for s in slots):
-                targets[name] = torch.full((samples,), num_frames - 1, device=device)
-        return tokens, targets, predict
+        """``conditioning.generation_tokens`` of this pipeline's conditions at its frame rate (those whose
+        plugin is not installed always absent)."""
+        return generation_tokens(
+            self.conditions, raw, num_frames, self.fps, samples, device,
+            may_leave_out=self.condition_dropout > 0, unavailable=self.missing,
+        )  # fmt: skip
 
     # generation -----------------------------------------------------------------------------------
 

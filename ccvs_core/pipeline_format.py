@@ -121,13 +121,7 @@ class PipelineParts(torch.nn.Module):
                 missing[name] = recorded[name]
                 console.print(
                     f"condition '{name}' ({record['distribution']} {record['version']}) is not installed: "
-                    f"{folder} is used without it ("
-                    + (
-                        f"pip install {record['distribution']}"
-                        if record["version"] != "-"
-                        else "load its module with ccvs --plugin"
-                    )
-                    + " to give it)",
+                    f"{folder} is used without it ({how_to_get(record)} to give it)",
                     highlight=False,
                 )
                 continue
@@ -136,10 +130,8 @@ class PipelineParts(torch.nn.Module):
         transformer = VideoTransformer(transformer_config, layout, autoencoder_config.codebook_size)
         parts = cls(autoencoder, transformer, frame_size, conditions, float(data["fps"]), dropout)
         parts.missing = missing
-        tensors = load_tensors(folder / WEIGHTS_FILE)
-        tensors = {
-            k: v for k, v in tensors.items() if k.split(".")[:2] not in [["conditions", m] for m in missing]
-        }
+        absent = tuple(f"conditions.{name}." for name in missing)  # their own modules' weights
+        tensors = {k: v for k, v in load_tensors(folder / WEIGHTS_FILE).items() if not k.startswith(absent)}
         load_module(parts, tensors, folder / WEIGHTS_FILE)
         return parts.to(device).eval()
 
@@ -201,6 +193,13 @@ def read_config(path: Path) -> dict[str, Any]:
     return data
 
 
+def how_to_get(record: dict[str, Any]) -> str:
+    """How to install the plugin a condition's record names (a local module has no distribution)."""
+    if record["version"] == "-":
+        return "load its module with ccvs --plugin MODULE (or CCVS_PLUGINS)"
+    return f"pip install {record['distribution']}"
+
+
 def record_slots(path: Path, name: str, record: dict[str, Any]) -> list[Slot]:
     """The slots ``config.json`` recorded for condition ``name``, checked."""
     slots = record["slots"]
@@ -222,9 +221,10 @@ def build_condition(path: Path, name: str, record: dict[str, Any], slots: list[S
         cls = get_condition(name)
     except PluginError as err:
         raise PluginError(
-            f"condition '{name}'", f"{err.problem}; this pipeline was made with {made_with}",
-            f"pip install {record['distribution']}" if record["version"] != "-" else err.hint,
-        ) from None  # fmt: skip
+            f"condition '{name}'",
+            f"{err.problem}; this pipeline was made with {made_with}",
+            how_to_get(record),
+        ) from None
     entry = next(e for e in condition_registry.registry.entries() if e.name == name and e.ok)
     if record["version"] != "-" and entry.package != record["distribution"]:
         raise PluginError(

@@ -11,12 +11,12 @@ can be made from zero context frames (class-only synthesis, Fig. D6). Slot id 0 
 position the layout gives its slot id, its time index (-1 for the start token, video and target
 slots: they have none, or a gap to their target given at run time), and its index within its slot.
 Every condition slot's vocabulary has one more value, its "absent" token (``absent_token``): what a
-sequence holds where a condition is not given (``join(absent=...)``).
+sequence holds where a condition is not given (``drop``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 import torch
@@ -144,10 +144,6 @@ class SequenceLayout:
             int(self.indices[position]),
         )
 
-    def conditions(self) -> list[str]:
-        """The conditions of the layout, in declaration order."""
-        return list(dict.fromkeys(s.condition for s in self.condition_slots))
-
     def target_conditions(self) -> list[str]:
         """Names of the conditions that have a target slot (they need a gap at every window)."""
         return sorted({s.condition for s in self.condition_slots if s.level == "target"})
@@ -172,14 +168,10 @@ class SequenceLayout:
     # assembling and splitting -----------------------------------------------------------------------
 
     def join(
-        self,
-        frames: torch.Tensor,
-        conditions: Mapping[str, Mapping[str, torch.Tensor]],
-        absent: Collection[str] = (),
+        self, frames: torch.Tensor, conditions: Mapping[str, Mapping[str, torch.Tensor]]
     ) -> torch.Tensor:
         """Assemble a sequence ``[B, L]`` from frame tokens ``[B, N, h, w]`` and the conditions' tokens
-        ``{condition: {slot: tensor}}`` (as ``Condition.tokenize`` returns them); the slots of the
-        conditions in ``absent`` hold their absent token instead."""
+        ``{condition: {slot: tensor}}`` (as ``Condition.tokenize`` returns them)."""
         b = frames.shape[0]
         expected_frames = (b, self.num_frames, *self.grid)
         if tuple(frames.shape) != expected_frames:
@@ -187,20 +179,13 @@ class SequenceLayout:
         sequence = torch.empty(b, self.length, dtype=torch.long, device=frames.device)
         sequence[:, self._positions[FRAME_KEY]] = rearrange(frames, "b n h w -> b n (h w)").long()
         sequence[:, self._positions[START_KEY]] = 0
-        unknown_absent = sorted(set(absent) - set(self.conditions()))
-        given = {f"{c}.{name}" for c, slots in conditions.items() if c not in absent for name in slots}
-        needed = {s.key for s in self.condition_slots if s.condition not in absent}
-        missing, unknown = sorted(needed - given), sorted(given - needed)
-        if missing or unknown or unknown_absent:
-            raise InputError(
-                "condition tokens",
-                f"missing slots {missing}, unknown slots {unknown}, unknown absent conditions {unknown_absent}",
-            )
+        given = {f"{c}.{name}" for c, slots in conditions.items() for name in slots}
+        missing = [s.key for s in self.condition_slots if s.key not in given]
+        unknown = sorted(given - {s.key for s in self.slots})
+        if missing or unknown:
+            raise InputError("condition tokens", f"missing slots {missing}, unknown slots {unknown}")
         for s in self.condition_slots:
             pos = self._positions[s.key]
-            if s.condition in absent:
-                sequence[:, pos] = absent_token(s.slot)
-                continue
             value = conditions[s.condition][s.name]
             if tuple(value.shape) != (b, *pos.shape):
                 raise InputError(

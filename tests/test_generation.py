@@ -187,7 +187,9 @@ def test_guidance_equals_two_separate_passes(model, weight):
     frames = torch.zeros(2, 3, 2, 2, dtype=torch.long)
     frames[:, 0] = context[:, 0]
     given = layout.join(frames, cond)
-    absent = layout.join(frames, {}, absent=["state", "class"])
+    absent = layout.join(frames, cond)
+    for condition in ("state", "class"):
+        absent = layout.drop(absent, condition, torch.ones(2, dtype=torch.bool))
     for t in (1, 2):
         start = layout.frame_tokens_start(t)
         for position in range(start, start + 4):

@@ -258,7 +258,8 @@ def test_an_absent_condition_holds_its_absent_tokens():
     layout = SequenceLayout((2, 2), 2, [("class", Slot("video", 1, 5)), ("state", Slot("frame", 2, 7))])
     frames = torch.zeros(1, 2, 2, 2, dtype=torch.long)
     tokens = {"class": {"tokens": torch.tensor([[3]])}}
-    sequence = layout.join(frames, tokens, absent=["state"])
+    tokens["state"] = {"tokens": torch.ones(1, 2, 2, dtype=torch.long)}
+    sequence = layout.drop(layout.join(frames, tokens), "state", torch.tensor([True]))
     assert (sequence[0, layout.positions("state.tokens")] == 7).all()  # one past its 7 values
     assert sequence[0, layout.positions("class.tokens")].tolist() == [3]
 

@@ -16,7 +16,7 @@ Each check is a test named after it (``test_spec``, ``test_from_sample``, ``test
 ``test_alignment``, ``test_training_tokens``, ``test_layout``, ``test_transformer``,
 ``test_save_load``, ``test_generate_cli``, ``test_parse_errors``, ``test_measures``) and fails with a
 ``ConformanceError`` whose message starts with the check's name. They run on a tiny toyworld and a
-tiny autoencoder built once per test session (``tiny_world``). A plugin whose input is not in
+tiny autoencoder built once per pytest run (``tiny_world``). A plugin whose input is not in
 toyworld, or that needs a trained helper model, overrides ``raw_input`` (its input from a clip) and
 ``prepare_config`` (e.g. train its helper and return the config that points at it).
 """

@@ -1,4 +1,4 @@
-"""The conformance kit's tiny world: a toyworld and a tiny autoencoder built once per test session, and
+"""The conformance kit's tiny world: a toyworld and a tiny autoencoder built once per pytest run, and
 the CLI helpers plugins' tests use (``run_cli``, ``train_pipeline``, ``generate_cli``)."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ _worlds: dict[Path, World] = {}
 
 
 def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    """The session's tiny world (built on first use: 10 videos of 6 frames, an autoencoder trained 2 steps)."""
+    """The pytest run's tiny world (built on first use: 10 videos of 6 frames, an autoencoder trained 2 steps)."""
     base = tmp_path_factory.getbasetemp()
     if base not in _worlds:
         from ccvs_core.data.toyworld import ToyworldConfig, generate_toyworld
