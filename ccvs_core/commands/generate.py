@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from ccvs_core.commands.run_arguments import pick_device
-from ccvs_core.condition_values import split_spec
 from ccvs_core.console import out, progress_bar
 from ccvs_core.errors import InputError
 
@@ -89,6 +88,8 @@ def _sampling_defaults() -> dict:
 
 def split_conditions(specs: list[str]) -> dict[str, str]:
     """``["audio:drums.wav,pad=true", ...]`` -> ``{"audio": "drums.wav,pad=true"}``."""
+    from ccvs_core.condition_values import split_spec
+
     values = {}
     for spec in specs:
         name, text = split_spec(spec)

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from ccvs_core.commands.run_arguments import add_run_arguments, pick_device
-from ccvs_core.condition_values import split_items, split_spec
 from ccvs_core.config import ATTENTION_BACKENDS
 from ccvs_core.console import out
 from ccvs_core.errors import InputError
@@ -94,6 +93,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def parse_condition_flags(flags: list[str]) -> dict[str, dict[str, Any]]:
     """``["state:bins=64", "class"]`` -> ``{"state": {"bins": 64}, "class": {}}``."""
+    from ccvs_core.condition_values import split_items, split_spec
+
     conditions: dict[str, dict[str, Any]] = {}
     for flag in flags:
         name, settings = split_spec(flag)
