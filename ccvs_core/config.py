@@ -147,7 +147,7 @@ PRESETS: dict[type[Config], dict[str, dict[str, Any]]] = {
     AutoencoderConfig: {
         # seconds on a CPU: 16x16 frames -> 4x4 tokens
         "tiny": {"channels": (8, 16), "embed_dim": 16, "codebook_size": 32, "flow_channels": 8},
-        # the default model: 64x64 toyworld frames -> 8x8 tokens, trains on a CPU
+        # the default model: 32x32 toyworld frames -> 4x4 tokens (benchmarks/default_model.py)
         "toyworld": {},
         # the authors' released sizes: 256x256 -> 8x8 = 64 tokens, codebook 1024, code dim 512
         "paper": {
@@ -164,13 +164,23 @@ PRESETS: dict[type[Config], dict[str, dict[str, Any]]] = {
     },
     TransformerConfig: {
         "tiny": {"layers": 2, "heads": 2, "width": 32, "window": 4},
-        "toyworld": {},
+        # the default model: 8 frames of 16 tokens plus the five conditions' (~290 tokens)
+        "toyworld": {"layers": 6, "heads": 6, "width": 192, "window": 8},
         # the authors' released settings: 24 layers, 16 heads, width 1024, 16 frames of 64 tokens
         "paper": {"layers": 24, "heads": 16, "width": 1024, "window": 16},
     },
     TransformerTrainingConfig: {
         "tiny": {"batch_size": 2, "steps": 4, "warmup": 1, "checkpoint_every": 2, "sample_every": 2},
-        "toyworld": {},
+        # the default model's stage 2: ~45 minutes on 2 CPU cores in bfloat16 (benchmarks/default_model.py)
+        "toyworld": {
+            "batch_size": 16,
+            "steps": 2400,
+            "lr": 1e-3,
+            "warmup": 100,
+            "checkpoint_every": 200,
+            "sample_every": 800,
+            "condition_dropout": 0.5,
+        },
         "paper": {"lr": 1e-5, "steps": 300000},
     },
     AutoencoderTrainingConfig: {
@@ -184,7 +194,16 @@ PRESETS: dict[type[Config], dict[str, dict[str, Any]]] = {
             "sample_every": 2,
             "num_workers": 0,
         },
-        "toyworld": {},
+        # the default model's stage 1: ~30 minutes on 2 CPU cores (benchmarks/default_model.py)
+        "toyworld": {
+            "size": 32,
+            "batch_size": 8,
+            "steps": 2500,
+            "adversarial_start": 1500,
+            "checkpoint_every": 250,
+            "sample_every": 500,
+            "num_workers": 1,
+        },
         "paper": {"size": 256, "clip_frames": 4, "batch_size": 4, "steps": 300000},
     },
 }

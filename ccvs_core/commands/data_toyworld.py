@@ -41,8 +41,9 @@ draws its randomness from (--seed, i) alone: the same seed writes the same bytes
 
 EPILOG = """\
 examples:
-  ccvs data toyworld --out data/toyworld --videos 1000 --frames 32 --size 64 --seed 0
-  ccvs data toyworld --out data/toy_small --videos 20 --frames 16 --size 32 --overwrite
+  ccvs data toyworld --out data/toyworld --videos 2400 --seed 0    # the default model's data
+  ccvs data toyworld --out data/toy64 --size 64 --max-pan-speed 1.5   # the reference toyworld
+  ccvs data toyworld --out data/toy_small --videos 20 --frames 16 --overwrite
 """
 
 # ToyworldConfig field -> its flag, type, metavar and help; unset flags keep the config's defaults.
@@ -53,6 +54,10 @@ CONFIG_FLAGS = {
     "seed": ("--seed", int, "K", "random seed, >= 0"),
     "fps": ("--fps", float, "F", "frames per second"),
     "sample_rate": ("--sample-rate", int, "HZ", "audio sample rate"),
+    "max_pan_speed": ("--max-pan-speed", float, "PX", "camera pan, pixels a frame at most"),
+    "min_objects": ("--min-objects", int, "N", "pushable objects per video, at least"),
+    "max_objects": ("--max-objects", int, "N", "pushable objects per video, at most"),
+    "min_hit_gap": ("--min-hit-gap", int, "F", "frames between striker hits, at least"),
 }
 
 

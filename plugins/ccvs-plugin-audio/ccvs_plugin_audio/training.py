@@ -51,7 +51,12 @@ class SoundTrainingConfig(Config):
     seed: int = 0
 
 
-TRAINING_PRESETS = {"tiny": {"steps": 4, "batch_size": 8, "checkpoint_every": 2}, "toyworld": {}, "paper": {}}
+# toyworld: 1,000 steps (~3 minutes on 2 CPU cores) for the default model (benchmarks/default_model.py)
+TRAINING_PRESETS = {
+    "tiny": {"steps": 4, "batch_size": 8, "checkpoint_every": 2},
+    "toyworld": {"steps": 1000},
+    "paper": {},
+}
 
 
 @attrs.frozen(kw_only=True)
