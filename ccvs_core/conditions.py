@@ -85,6 +85,9 @@ class Condition(torch.nn.Module):
     name: ClassVar[str] = ""  # set when registered
     config_class: ClassVar[type[Config]] = NoConfig  # its settings, saved with the pipeline
     options_class: ClassVar[type[Config]] = NoOptions  # what --cond NAME:VALUE,KEY=VALUE may set
+    # how ``ccvs evaluate --task sensitivity`` reads each of ``measures``' scores as an error:
+    # "distance" (as it is) or "similarity" (SSIM, IoU: 1 - x); scores not named are not compared
+    measure_errors: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: Config | None = None):
         super().__init__()
@@ -191,6 +194,15 @@ def check_spec(name: str, cls: Any, package: str) -> list[Slot]:
             f"uses {old[0]}, a hook of plugin API 0.1; ccvs-core 0.2 replaced it by {REPLACED[old[0]]}",
             "see CONTRIBUTING.md, Writing a condition plugin",
         )
+    errors = cls.measure_errors
+    if not isinstance(errors, dict) or any(
+        not isinstance(k, str) or v not in ("distance", "similarity") for k, v in errors.items()
+    ):
+        raise PluginError(
+            subject, f"measure_errors must map score names to 'distance' or 'similarity', got {errors!r}"
+        )
+    if errors and cls.measures is Condition.measures:
+        raise PluginError(subject, "declares measure_errors but does not implement measures()")
     missing = [m for m in REQUIRED if getattr(cls, m) is getattr(Condition, m)]
     if missing:
         raise PluginError(subject, f"does not implement {', '.join(f'{m}()' for m in missing)}")

@@ -24,6 +24,7 @@ import torch
 from ccvs_core.data.clips import ClipDataset
 from ccvs_core.errors import InputError, PluginError
 from ccvs_core.generation import SamplingConfig
+from ccvs_core.measures import own_measures
 from ccvs_core.metrics import diversity, psnr, ssim
 from ccvs_core.metrics.frechet import frechet_distance_of
 from ccvs_core.metrics.fvd import fvd_protocol
@@ -31,6 +32,7 @@ from ccvs_core.metrics.i3d import I3D, i3d_features, load_i3d, random_i3d
 from ccvs_core.metrics.intervals import confidence_interval, over_runs
 from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
 from ccvs_core.pipeline import CCVSPipeline
+from ccvs_core.sensitivity import generation_check, likelihood_check
 
 BATCH_SAMPLES = 16  # samples generated at once: the transformer reads its weights once per token for all
 
@@ -49,7 +51,7 @@ class EvaluationSetup:
 
 
 def _check(setup: EvaluationSetup, pipeline: CCVSPipeline) -> None:
-    known = ("reconstruction", "prediction", *pipeline.conditions)
+    known = ("reconstruction", "prediction", "sensitivity", *pipeline.conditions)
     if setup.task not in known:
         raise InputError(
             "--task", f"'{setup.task}' is not one of {', '.join(known)} (this pipeline's conditions)"
@@ -65,6 +67,15 @@ def _check(setup: EvaluationSetup, pipeline: CCVSPipeline) -> None:
         raise InputError("--context", f"must be 0 .. {setup.frames - 1} frames, got {setup.context}")
     if setup.task == "reconstruction" and setup.context < 1:
         raise InputError("--context", "reconstruction needs at least one real frame to decode from")
+    if setup.task == "sensitivity":
+        if not pipeline.conditions:
+            raise InputError("--task sensitivity", "this pipeline has no conditions to check")
+        window = pipeline.transformer.config.window
+        if setup.frames < window:
+            raise InputError(
+                "--frames",
+                f"sensitivity scores windows of the model's {window} frames: give at least {window}",
+            )
 
 
 def _reconstruct(pipeline: CCVSPipeline, real: torch.Tensor, context: int) -> np.ndarray:
@@ -95,6 +106,8 @@ def evaluate(
         data, num_frames=setup.frames, size=pipeline.frame_size, split=setup.split, crop="first"
     )
     count = len(clips) if setup.videos is None else min(setup.videos, len(clips))
+    if setup.task == "sensitivity":
+        return sensitivity(pipeline, data, [clips[v] for v in range(count)], setup, progress)
     samples = 1 if setup.task == "reconstruction" else setup.samples
     model: I3D | None = None
     if setup.i3d is not None:
@@ -155,6 +168,40 @@ def evaluate(
     }
 
 
+def sensitivity(
+    pipeline: CCVSPipeline, data, clips: list, setup: EvaluationSetup, progress: Callable[[str], None] | None
+) -> dict[str, Any]:
+    """``--task sensitivity`` (module ``sensitivity``): each condition's likelihood check, and its
+    generation check where it declares measures as errors."""
+    if len(clips) < 2:
+        raise InputError("--videos", "sensitivity compares videos with each other: give at least 2")
+    window = pipeline.transformer.config.window
+    likelihood = likelihood_check(pipeline, [c.head(window) for c in clips], progress)
+    generation = generation_check(
+        pipeline, clips, setup.frames, setup.context, setup.samples, setup.seed, SamplingConfig(), progress
+    )
+    summary = {}
+    for name, entry in likelihood.items():
+        for choice in ("own", "other", "none"):
+            if choice in entry:
+                summary[f"{name}.bits_{choice}"] = [entry[choice]["mean"], entry[choice]["half_width"]]
+    for entry in generation.values():
+        for key, pair in entry.items():
+            summary[f"{key}.error_own"] = [pair["own"]["mean"], pair["own"]["half_width"]]
+            summary[f"{key}.error_other"] = [pair["other"]["mean"], pair["other"]["half_width"]]
+    record = protocol(setup, pipeline, data, len(clips), setup.samples)
+    record["likelihood"] = (
+        f"bits per frame of each video's first {window} frames' tokens, teacher-forced, given the video's "
+        "own condition, the next test video's whose tokens differ, and none (absent tokens); each condition "
+        + ("alone (the others absent)" if pipeline.condition_dropout else "with the others the video's own")
+    )
+    record["generation"] = (
+        "videos generated with the own and with the other video's input, scored by the condition's "
+        "measures against the real video, as errors (Condition.measure_errors)"
+    )
+    return {"summary": summary, "likelihood": likelihood, "generation": generation, "protocol": record}
+
+
 def summarize(per_run: list[dict[str, Any]], context: int) -> dict[str, list[float]]:
     """``{metric: [mean, sd]}`` over runs; SSIM and PSNR are averaged over the generated frames first."""
     out = {}
@@ -169,24 +216,6 @@ def summarize(per_run: list[dict[str, Any]], context: int) -> dict[str, list[flo
             out[key] = list(over_runs([r[key] for r in per_run]))
     for key in per_run[0].get("measures", {}):
         out[key] = list(over_runs([r["measures"][key]["mean"] for r in per_run]))
-    return out
-
-
-def own_measures(condition, samples: np.ndarray, real: np.ndarray, context: int) -> dict[str, float]:
-    """``condition.measures`` of one test video, checked: names to finite numbers, as ``NAME.KEY``."""
-    scores = condition.measures(samples, real, context)
-    subject = f"condition '{condition.name}'"
-    if not isinstance(scores, dict) or not all(isinstance(k, str) for k in scores):
-        raise PluginError(subject, f"measures() must return {{name: number}}, got {type(scores).__name__}")
-    out = {}
-    for key, value in scores.items():
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float | np.floating)
-            or not np.isfinite(value)
-        ):
-            raise PluginError(subject, f"measures(): '{key}' must be a finite number, got {value!r}")
-        out[f"{condition.name}.{key}"] = float(value)
     return out
 
 

@@ -20,6 +20,12 @@ Table D4):
   --task reconstruction  stage 1 alone: each frame's tokens decoded with the first --context frames real
   --task prediction      frames after the first --context generated (the pipeline's conditions, if any,
                          read from each test video)
+  --task sensitivity     does the pipeline read each of its conditions? For each, alone: the bits per
+                         frame of the test videos' first window of tokens (teacher-forced) given the
+                         video's own condition, another video's and none (lower with its own: read);
+                         and, for conditions whose measures say how they read as errors, videos
+                         generated with the own and another video's input, both scored against the
+                         own (ratio own / other below 1: it steers)
   --task NAME            the same, for a pipeline trained with condition NAME, plus that condition's
                          own measures (Condition.measures) with 95% intervals over the test videos:
                          the end frame's are Best / Div. / C.P.C. of Table D4 (endframe.best,
@@ -58,6 +64,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def sensitivity_table(result: dict) -> Table:
+    """Means only (80 columns); the JSON has the intervals."""
+    protocol = result["protocol"]
+    table = Table(
+        title=f"ccvs evaluate: sensitivity ({protocol['videos']} {protocol['split']} videos)",
+        caption="bits: per frame of the test tokens given the own, another video's and no input;\n"
+        "error: of videos generated with the own and the other input, against the own",
+    )
+    for column in ("condition", "bits own", "other", "none", "measure", "error own", "other", "ratio"):
+        table.add_column(column, justify="left" if column in ("condition", "measure") else "right")
+    for name, entry in result["likelihood"].items():
+        if not entry["videos"]:
+            table.add_row(name, "-", "-", "-", entry["note"], "", "", "")
+            continue
+        bits = [f"{entry[c]['mean']:.2f}" if c in entry else "-" for c in ("own", "other", "none")]
+        measures = list(result["generation"].get(name, {}).items()) or [(None, None)]
+        for i, (key, pair) in enumerate(measures):
+            row = [name, *bits] if i == 0 else ["", "", "", ""]
+            if key is None:
+                row += ["-", "-", "-", "-"]
+            else:
+                ratio = "-" if pair["ratio"] is None else f"{pair['ratio']:.2f}"
+                row += [
+                    key.split(".", 1)[-1],
+                    f"{pair['own']['mean']:.3f}",
+                    f"{pair['other']['mean']:.3f}",
+                    ratio,
+                ]
+            table.add_row(*row)
+    return table
+
+
 def run(args: argparse.Namespace) -> int:
     from ccvs_core.evaluation import EvaluationSetup, evaluate
     from ccvs_core.pipeline import CCVSPipeline
@@ -72,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(pipeline, args.data, setup, lambda text: bar.update(task, status=text))
     path = args.out or args.model / f"evaluation-{args.task}.json"
     write_text_atomic(path, json.dumps(result, indent=2) + "\n")
+    if args.task == "sensitivity":
+        out.print(sensitivity_table(result))
+        out.print(f"every interval and the protocol in {path}")
+        return 0
     table = Table(title=f"ccvs evaluate: {args.task} ({result['protocol']['videos']} {args.split} videos, "
                   f"{args.frames} frames, {args.context} given, {args.runs} runs)")  # fmt: skip
     table.add_column("metric")

@@ -274,7 +274,8 @@ def check_parse_errors(suite: ConditionConformance, p: Prepared) -> None:
 
 
 def check_measures(p: Prepared) -> None:
-    """measures: the condition's own scores of a video are finite numbers (if it has any)."""
+    """measures: the condition's own scores of a video are finite numbers (if it has any), and include
+    every score ``measure_errors`` names."""
     if type(p.condition).measures is Condition.measures:
         return
     real = p.clip.frames.numpy()
@@ -290,3 +291,6 @@ def check_measures(p: Prepared) -> None:
             or not math.isfinite(value)
         ):
             raise fail("measures", f"'{key}' is {value!r}, not a finite number")
+    unknown = sorted(set(type(p.condition).measure_errors) - set(scores))
+    if unknown:
+        raise fail("measures", f"measure_errors names {unknown}, which measures() does not return")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
@@ -49,6 +49,7 @@ class EndFrameCondition(Condition):
     """One target slot ``tokens``: the end frame's h x w codebook tokens."""
 
     config_class = EndFrameConfig
+    measure_errors: ClassVar[dict[str, str]] = {"best": "similarity", "cpc": "similarity"}  # SSIMs
 
     def slots(self) -> list[Slot]:
         h, w = self.config.grid
