@@ -183,7 +183,9 @@ def main() -> None:
     args = parser.parse_args()
     data = args.work / "toyworld"
     if not (data / "toyworld.json").is_file():
-        generate_toyworld(ToyworldConfig(videos=400, frames=32, size=64, seed=0), data, overwrite=True)
+        generate_toyworld(
+            ToyworldConfig(videos=400, frames=32, size=64, seed=0, max_pan_speed=1.5), data, overwrite=True
+        )
     seconds_path = args.work / "seconds.json"
     seconds = json.loads(seconds_path.read_text()) if seconds_path.is_file() else {}
     if not args.eval_only:

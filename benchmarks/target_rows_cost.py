@@ -39,7 +39,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "toyworld"
         generate_toyworld(
-            ToyworldConfig(videos=args.videos, frames=32, size=64), data, workers=1, progress=False
+            ToyworldConfig(videos=args.videos, frames=32, size=64, max_pan_speed=1.5),
+            data,
+            workers=1,
+            progress=False,
         )
         clips = ClipDataset(data, num_frames=32, size=64, split=None, crop="first")
         endframe = get_condition("endframe")()

@@ -171,10 +171,10 @@ PRESETS: dict[type[Config], dict[str, dict[str, Any]]] = {
     },
     TransformerTrainingConfig: {
         "tiny": {"batch_size": 2, "steps": 4, "warmup": 1, "checkpoint_every": 2, "sample_every": 2},
-        # the default model's stage 2: ~45 minutes on 2 CPU cores in bfloat16 (benchmarks/default_model.py)
+        # the default model's stage 2: ~35 minutes on 2 CPU cores in bfloat16 (benchmarks/default_model.py)
         "toyworld": {
             "batch_size": 16,
-            "steps": 2400,
+            "steps": 1800,
             "lr": 1e-3,
             "warmup": 100,
             "checkpoint_every": 200,

@@ -63,14 +63,17 @@ class PipelineParts(torch.nn.Module):
         # conditions of the model whose plugin is not installed: {name: their recorded slots}, always absent
         self.missing: dict[str, list[Slot]] = {}
         self.autoencoder, self.transformer = autoencoder, transformer
+        # what made this pipeline (the default model: its recipe, minutes, data and measured table)
+        self.about: dict[str, Any] = {}
         self.conditions = torch.nn.ModuleDict(dict(conditions or {}))
         self.frame_size, self.fps = tuple(frame_size), fps
         context = condition_context(autoencoder, self.frame_size, fps)
         for condition in self.conditions.values():
             condition.context = context
 
-    def save_pretrained(self, folder: str | os.PathLike) -> Path:
-        """Write the pipeline folder (atomically: it appears complete or not at all)."""
+    def save_pretrained(self, folder: str | os.PathLike, half: bool = False) -> Path:
+        """Write the pipeline folder (atomically: it appears complete or not at all). ``half``: floating
+        weights as float16 (half the file; loading casts them back to the model's float32)."""
         from ccvs_core import __version__
 
         if self.missing:
@@ -89,11 +92,15 @@ class PipelineParts(torch.nn.Module):
             "autoencoder": self.autoencoder.config.to_dict(),
             "transformer": self.transformer.config.to_dict(),
             "conditions": {name: condition_record(c) for name, c in self.conditions.items()},
+            **({"about": self.about} if self.about else {}),
         }
+        tensors = self.state_dict()
+        if half:
+            tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
         folder = Path(folder)
         with atomic_path(folder, directory=True) as tmp:
             (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-            save_tensors(tmp / WEIGHTS_FILE, self.state_dict(), metadata={"format": FORMAT})
+            save_tensors(tmp / WEIGHTS_FILE, tensors, metadata={"format": FORMAT})
         return folder
 
     @classmethod
@@ -130,6 +137,7 @@ class PipelineParts(torch.nn.Module):
         transformer = VideoTransformer(transformer_config, layout, autoencoder_config.codebook_size)
         parts = cls(autoencoder, transformer, frame_size, conditions, float(data["fps"]), dropout)
         parts.missing = missing
+        parts.about = data.get("about", {})
         absent = tuple(f"conditions.{name}." for name in missing)  # their own modules' weights
         tensors = {k: v for k, v in load_tensors(folder / WEIGHTS_FILE).items() if not k.startswith(absent)}
         load_module(parts, tensors, folder / WEIGHTS_FILE)
@@ -175,6 +183,8 @@ def read_config(path: Path) -> dict[str, Any]:
     for field, kind in kinds.items():
         if not isinstance(data.get(field), kind) or isinstance(data.get(field), bool):
             raise CheckpointError(path, f"field '{field}' is missing or malformed: {data.get(field)!r}")
+    if not isinstance(data.get("about", {}), dict):
+        raise CheckpointError(path, f"field 'about' must be an object, got {type(data['about']).__name__}")
     size = data["frame_size"]
     if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
         raise CheckpointError(path, f"field 'frame_size' must be [height, width], got {size!r}")

@@ -11,6 +11,7 @@ from rich.table import Table
 from ccvs_core.atomic import write_text_atomic
 from ccvs_core.commands.run_arguments import pick_device
 from ccvs_core.console import out, progress_bar
+from ccvs_core.shipped import default_model
 
 DESCRIPTION = """\
 Score a trained pipeline (the OUT/pipeline folder of `ccvs train transformer`) on the first --frames
@@ -44,7 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="score a pipeline on test videos", description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("--model", required=True, type=Path, metavar="DIR", help="pipeline folder")
+    parser.add_argument(
+        "--model", type=Path, metavar="DIR", help="pipeline folder (default: the model that ships with ccvs)"
+    )
     parser.add_argument("--data", required=True, type=Path, metavar="DIR", help="dataset folder")
     parser.add_argument("--task", default="prediction", help="reconstruction, prediction or a condition name")
     parser.add_argument("--context", type=int, default=1, metavar="M", help="real frames given (default 1)")
@@ -58,7 +61,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--i3d", metavar="FILE", help="I3D weights for FVD, or 'random' (untrained)")
     parser.add_argument("--seed", type=int, default=0, help="base seed")
     parser.add_argument(
-        "--out", type=Path, metavar="FILE", help="JSON file (default: MODEL/evaluation-TASK.json)"
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="JSON file (default: MODEL/evaluation-TASK.json, ./evaluation-TASK.json without --model)",
     )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.set_defaults(func=run)
@@ -104,11 +110,12 @@ def run(args: argparse.Namespace) -> int:
         task=args.task, context=args.context, frames=args.frames, runs=args.runs, samples=args.samples,
         videos=args.videos, split=args.split, i3d=args.i3d, seed=args.seed,
     )  # fmt: skip
-    pipeline = CCVSPipeline.from_pretrained(args.model, pick_device(args.device))
+    pipeline = CCVSPipeline.from_pretrained(args.model or default_model(), pick_device(args.device))
     with progress_bar() as bar:
         task = bar.add_task("evaluating", total=None, status="")
         result = evaluate(pipeline, args.data, setup, lambda text: bar.update(task, status=text))
-    path = args.out or args.model / f"evaluation-{args.task}.json"
+    # the shipped model's folder is the installation's: its results go to the working directory
+    path = args.out or (args.model or Path()) / f"evaluation-{args.task}.json"
     write_text_atomic(path, json.dumps(result, indent=2) + "\n")
     if args.task == "sensitivity":
         out.print(sensitivity_table(result))

@@ -8,6 +8,7 @@ from pathlib import Path
 from ccvs_core.commands.run_arguments import pick_device
 from ccvs_core.console import out, progress_bar
 from ccvs_core.errors import InputError
+from ccvs_core.shipped import default_model
 
 DESCRIPTION = """\
 Make videos with a trained pipeline (the OUT/pipeline folder of `ccvs train transformer`): the
@@ -38,7 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "generate", help="make videos with a trained pipeline", description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("--model", required=True, type=Path, metavar="DIR", help="pipeline folder")
+    parser.add_argument(
+        "--model", type=Path, metavar="DIR", help="pipeline folder (default: the model that ships with ccvs)"
+    )
     parser.add_argument(
         "--context", type=Path, metavar="PATH", help="image, video or frame folder (default: none)"
     )
@@ -124,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             args.context, f"has {len(context)} frames, --context-frames asks for {context_frames}"
         )
-    pipeline = CCVSPipeline.from_pretrained(args.model, pick_device(args.device))
+    pipeline = CCVSPipeline.from_pretrained(args.model or default_model(), pick_device(args.device))
     conditions = {name: pipeline.read_condition(name, text) for name, text in values.items()}
     with progress_bar() as bar:
         task = bar.add_task("generating", total=args.frames - context_frames, status="")
