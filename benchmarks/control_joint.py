@@ -209,5 +209,19 @@ if __name__ == "__main__":
     main()
 
 RESULTS = """
-(not run yet)
+2026-12-02 (2 CPU cores, torch 2.9.1): the shipped model (benchmarks/default_model.py, 108.9 min),
+80 test videos x 2 samples, W = 1 only (no guidance weights tried yet), 14.4 min:
+
+  python benchmarks/control_joint.py --model runs/default/transformer/pipeline --data runs/default/toyworld \
+      --out runs/default/measured.json
+
+  condition  measure (as an error)   none    with   real tokens  fraction  2 s.e.
+  audio      striker height px       0.957   0.988  1.016        (0.51)    -      not read: none is closer than the ceiling
+  state      gripper px              4.902   4.701  2.392        0.08      0.08
+  layout     1 - mIoU                0.437   0.431  0.343        0.07      0.06
+  endframe   1 - end-frame SSIM      0.689   0.469  0.379        0.71      0.05
+  class      speed error px/frame    0.979   0.797  0.544        0.42      0.11
+
+  t = 8 from 4 context frames: greedy SSIM 0.553, copying 0.572 (difference -0.020, 2 s.e. 0.009);
+  sample mean 0.534. Unconditional prediction does not beat copying.
 """
