@@ -23,7 +23,6 @@ from typing import Any
 import attrs
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ccvs_core.conditioning import absent_tokens
 from ccvs_core.conditions import Condition
@@ -31,6 +30,7 @@ from ccvs_core.data.clips import Clip
 from ccvs_core.generation import SamplingConfig
 from ccvs_core.measures import measure_errors, own_measures
 from ccvs_core.metrics.intervals import confidence_interval
+from ccvs_core.models.transformer import frame_token_nll
 from ccvs_core.slots import Timeline, check_tokens
 
 BATCH = 8  # windows scored at once
@@ -66,11 +66,7 @@ def window_bits(
     b, n = frames.shape[:2]
     gaps = {c: torch.full((b,), n - 1, device=device) for c in layout.target_conditions()}
     logits = model(sequence, gaps=layout.gap_ids(gaps, b) if gaps else None)
-    predicted = layout.frame_mask[1:].to(device)
-    scores = logits[:, :-1][:, predicted].float()
-    targets = sequence[:, 1:][:, predicted]
-    nll = F.cross_entropy(scores.transpose(1, 2), targets, reduction="none")  # [B, P] nats
-    return nll.sum(1) / math.log(2) / n
+    return frame_token_nll(logits, sequence, layout).sum(1) / math.log(2) / n
 
 
 def _stack(rows: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -104,17 +100,17 @@ def likelihood_check(
                 if choice == "none":
                     out[other_name] = absent[other_name]
                 else:
-                    u = v if choice == "own" else other_index(own[name], v)
-                    out[other_name] = own[name][u]
+                    out[other_name] = own[name][v if choice == "own" else partners[name][v]]
             elif alone or other_name not in own:
                 out[other_name] = absent[other_name]
             else:
                 out[other_name] = own[other_name][v]
         return out
 
+    partners = {name: [other_index(tokens, v) for v in range(len(clips))] for name, tokens in own.items()}
     result: dict[str, Any] = {}
     for name in conditions:
-        usable = [v for v in range(len(clips)) if other_index(own[name], v) is not None]
+        usable = [v for v, u in enumerate(partners[name]) if u is not None]
         if not usable:  # e.g. one class in every test video: nothing to compare, said in the result
             result[name] = {"videos": 0, "note": "same in every video"}
             continue

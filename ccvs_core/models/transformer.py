@@ -305,10 +305,16 @@ def next_token_loss(logits: torch.Tensor, sequence: torch.Tensor, layout: Sequen
 
     logits ``[B, L, V]`` from ``VideoTransformer(sequence)``; sequence ``[B, L]``.
     """
+    return frame_token_nll(logits, sequence, layout).mean()
+
+
+def frame_token_nll(logits: torch.Tensor, sequence: torch.Tensor, layout: SequenceLayout) -> torch.Tensor:
+    """``[B, P]``: -log p (nats) of each frame token given the tokens before it (``next_token_loss``
+    is its mean)."""
     predicted = layout.frame_mask[1:].to(sequence.device)  # [L-1]: targets at positions 1..L-1
-    scores = logits[:, :-1][:, predicted]  # [B, P, V]
+    scores = logits[:, :-1][:, predicted].float()  # [B, P, V]
     targets = sequence[:, 1:][:, predicted]  # [B, P]
-    return F.cross_entropy(scores.reshape(-1, scores.shape[-1]).float(), targets.reshape(-1))
+    return F.cross_entropy(scores.transpose(1, 2), targets, reduction="none")
 
 
 def slot_token_loss(model: VideoTransformer, hidden: torch.Tensor, sequence: torch.Tensor) -> torch.Tensor:
