@@ -42,11 +42,8 @@ SEED = 0
 SAMPLE_VIDEO = "v00009"  # the first test video (index % 10 == 9): never trained on
 SAMPLE_FRAMES = 16  # what `ccvs generate` makes by default: the end frame is frame 15
 SHIP_TOLERANCE = 2.0  # mean |float16 - float32| of greedy decoded frames, in 0-255 levels
-# the layout on the frame tokens' 4 x 4 grid (its default 8 x 8 is 4x the tokens for cells of 8 px),
-# state and layout added at the frame tokens they point at (aligned)
-CONDITIONS = (
-    "audio:tokenizer={sound}", "state:aligned=true", "layout:grid=[4,4],aligned=true", "endframe", "class",
-)  # fmt: skip
+# the layout on the frame tokens' 4 x 4 grid (its default 8 x 8 is 4x the tokens for cells of 8 px)
+CONDITIONS = ("audio:tokenizer={sound}", "state", "layout:grid=[4,4]", "endframe", "class")
 
 
 def stages(work: Path, precision: str) -> list[tuple[str, list[str], Path]]:

@@ -16,7 +16,6 @@ import torch
 from ccvs_core.errors import InputError, PluginError
 
 Level = Literal["video", "frame", "target"]
-Additive = bool | Literal["cell"]
 Init = Literal["random", "frame_tokens", "cell", "column", "row"]
 LEVELS: tuple[str, ...] = get_args(Level)
 INITS: tuple[str, ...] = get_args(Init)
@@ -42,10 +41,7 @@ class Slot:
         them when the input is left out (layouts, Fig. D2); the condition implements ``decode``.
     additive: video or frame level: the tokens are also added to the embeddings of the frame tokens
         they condition (every frame, or their own frame), from rows that start at zero (a class, a
-        sound: conditions that steer the whole frame). "cell": frame level, a map over the frame
-        token grid, added where it points: with ``init="cell"`` each value at the cell it names (the
-        state), otherwise token i at cell i (``length`` = h * w: a layout on the token grid). It is
-        added to the position that predicts that cell, so the prediction reads it without attention.
+        sound: conditions that steer the whole frame).
     """
 
     level: Level
@@ -54,7 +50,7 @@ class Slot:
     name: str = "tokens"
     init: Init = "random"
     predicted: bool = False
-    additive: Additive = False
+    additive: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -92,12 +88,9 @@ def validate_slots(owner: str, slots: Any) -> list[Slot]:
                 raise PluginError(subject, f"{where} has {field}={value!r}; it must be an integer >= 1")
         if slot.init not in INITS:
             raise PluginError(subject, f"{where} has init={slot.init!r}; it must be one of {INITS}")
-        if not isinstance(slot.predicted, bool):
-            raise PluginError(subject, f"{where} has predicted={slot.predicted!r}; it must be a bool")
-        if not isinstance(slot.additive, bool) and slot.additive != "cell":
-            raise PluginError(subject, f"{where} has additive={slot.additive!r}; it must be a bool or 'cell'")
-        if slot.additive == "cell" and slot.level != "frame":
-            raise PluginError(subject, f"{where} is added at cells; only frame-level slots can be")
+        for flag in ("predicted", "additive"):
+            if not isinstance(getattr(slot, flag), bool):
+                raise PluginError(subject, f"{where} has {flag}={getattr(slot, flag)!r}; it must be a bool")
         if slot.predicted and slot.level != "frame":
             raise PluginError(subject, f"{where} is predicted; only frame-level slots can be predicted")
         if slot.additive and slot.level == "target":

@@ -3,23 +3,18 @@
 import pytest
 import torch
 
-from ccvs_core import PluginError, Slot
+from ccvs_core import Slot
 from ccvs_core.config import TransformerConfig, preset
 from ccvs_core.models.transformer import VideoTransformer, next_token_loss
 from ccvs_core.sequence import SequenceLayout
 
 SLOTS = [("class", Slot("video", 1, 5)), ("state", Slot("frame", 2, 16))]
 ADDITIVE = [("class", Slot("video", 1, 5, additive=True)), ("state", Slot("frame", 2, 16, additive=True))]
-# on a 4 x 4 grid, whose 16 cells the state's values name
-AT_CELLS = [
-    ("class", Slot("video", 1, 5, additive=True)),
-    ("state", Slot("frame", 2, 16, init="cell", additive="cell")),
-]
 
 
-def make_model(slots, grid=(2, 3)):
+def make_model(slots):
     torch.manual_seed(0)
-    layout = SequenceLayout(grid, 3, slots)
+    layout = SequenceLayout((2, 3), 3, slots)
     model = VideoTransformer(preset(TransformerConfig, "tiny", window=3), layout, frame_vocab=11).eval()
     if model.add is not None:
         with torch.no_grad():
@@ -27,12 +22,9 @@ def make_model(slots, grid=(2, 3)):
     return model
 
 
-@pytest.fixture(params=["in sequence", "additive", "added at cells"])
+@pytest.fixture(params=["in sequence", "additive"])
 def model(request):
-    """The same layout with its conditions read only from the sequence, or also added to frame tokens
-    (to every token of their frame, or the state at the cells it names)."""
-    if request.param == "added at cells":
-        return make_model(AT_CELLS, grid=(4, 4))
+    """The same layout with its conditions read only from the sequence, or also added to frame tokens."""
     return make_model(SLOTS if request.param == "in sequence" else ADDITIVE)
 
 
@@ -191,50 +183,3 @@ def test_additive_slots_reach_their_frames_tokens_and_start_at_zero():
     # incremental decoding must hand the window over: a position alone does not say its frame's tokens
     with pytest.raises(ValueError, match="pass the whole window"):
         model(sequence[:, 5:6], 5)
-
-
-def moved_positions(model, sequence, changed) -> list[int]:
-    return ((model.embed(changed) - model.embed(sequence)).abs().sum((0, 2)) > 0).nonzero().flatten().tolist()
-
-
-def test_a_slot_added_at_cells_reaches_the_position_that_predicts_its_cell():
-    model = make_model(AT_CELLS, grid=(4, 4))
-    layout = model.layout
-    sequence = random_sequence(model)
-    frame_1 = layout.positions("frame")[1]  # [16]: frame 1's cells
-    state_1 = layout.positions("state.tokens")[1]  # [2]
-    sequence[:, state_1] = torch.tensor([3, 9])
-    changed = sequence.clone()
-    changed[:, state_1[0]] = 12  # the point moves from cell 3 to cell 12
-    # the token itself, and the positions predicting cells 3 and 12 of frame 1 (one before each)
-    expected = sorted([int(state_1[0]), int(frame_1[3]) - 1, int(frame_1[12]) - 1])
-    assert moved_positions(model, sequence, changed) == expected
-    # the first cell is predicted from the last token before the frame's tokens: its own state token
-    changed[:, state_1[0]] = 0
-    assert int(frame_1[0]) - 1 == int(state_1[1]) and int(state_1[1]) in moved_positions(
-        model, sequence, changed
-    )
-    # left out (its absent token): added nowhere, as if its rows were zero
-    absent = layout.drop(sequence, "state", torch.tensor([True, True]))
-    before = model.embed(absent)
-    with torch.no_grad():
-        model.add.weight[model.additive_rows(layout.slot("state.tokens").id)] = 0
-    assert torch.equal(model.embed(absent), before)
-
-
-def test_a_map_on_the_token_grid_is_added_cell_by_cell():
-    slots = [("layout", Slot("frame", 6, 4, additive="cell"))]
-    model = make_model(slots)
-    layout = model.layout
-    sequence = layout.join(
-        torch.zeros(1, 3, 2, 3, dtype=torch.long),
-        {"layout": {"tokens": torch.zeros(1, 3, 6, dtype=torch.long)}},
-    )
-    changed = sequence.clone()
-    cell_4 = int(layout.positions("layout.tokens")[2, 4])
-    changed[:, cell_4] = 2  # frame 2, cell 4
-    assert moved_positions(model, sequence, changed) == sorted(
-        [cell_4, int(layout.positions("frame")[2, 4]) - 1]
-    )
-    with pytest.raises(PluginError, match="added at cells but has 5 tokens"):
-        make_model([("layout", Slot("frame", 5, 4, additive="cell"))])

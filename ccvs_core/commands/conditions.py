@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             f"{s.name}: {s.length} x {s.vocab_size} {s.level}"
             + (f" (from {s.init.replace('_', ' ')})" if s.init != "random" else "")
             + (" (predicted)" if s.predicted else "")
-            + (" (added at cells)" if s.additive == "cell" else " (additive)" if s.additive else "")
+            + (" (additive)" if s.additive else "")
             for s in entry.slots
         )
         options = ", ".join(f.name for f in attrs.fields(entry.cls.options_class)) if entry.ok else ""

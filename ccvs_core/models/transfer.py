@@ -74,7 +74,7 @@ def transfer_weights(
         target.slot.weight[slot.id] = source.slot.weight[match.id]
         target.token.weight[target.token_rows(slot.id)] = source.token.weight[source.token_rows(match.id)]
         additive = slot.slot is not None and slot.slot.additive
-        if additive and match.slot.additive == additive:  # (a slot made additive only now starts at zero)
+        if additive and match.slot.additive:  # (a slot made additive only now starts at zero)
             target.add.weight[target.additive_rows(slot.id)] = source.add.weight[
                 source.additive_rows(match.id)
             ]

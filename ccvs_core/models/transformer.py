@@ -102,12 +102,6 @@ class VideoTransformer(nn.Module):
                     f"slot '{s.key}' points at cells but has vocab_size {s.slot.vocab_size}; "
                     f"the token grid {layout.grid} has {cells}",
                 )
-            if s.slot.additive == "cell" and s.slot.init != "cell" and s.slot.length != cells:
-                raise PluginError(
-                    f"condition '{s.condition}'",
-                    f"slot '{s.key}' is added at cells but has {s.slot.length} tokens; the token grid "
-                    f"{layout.grid} has {cells} cells",
-                )
         # rows per slot id: the codebook, the start token, each condition slot's values and its absent token
         self.vocabs = [frame_vocab, 1] + [s.slot.vocab_size + 1 for s in layout.condition_slots]
         vocabs = self.vocabs
@@ -143,11 +137,6 @@ class VideoTransformer(nn.Module):
         self.register_buffer(
             "frame_time", torch.where(layout.slot_ids == 0, layout.times, -1), persistent=False
         )  # [L]: the frame of each frame token, -1 elsewhere
-        # [L]: t * h * w + i where the next position is frame t's token i (what this position predicts), else -1
-        cell_of = torch.where(
-            layout.slot_ids == 0, layout.times * layout.tokens_per_frame + layout.indices, -1
-        )
-        self.register_buffer("predicts_cell", F.pad(cell_of[1:], (0, 1), value=-1), persistent=False)
         self.apply(_init_weights)
         if self.add is not None:
             nn.init.zeros_(self.add.weight)
@@ -221,34 +210,18 @@ class VideoTransformer(nn.Module):
 
     def _additive(self, window: torch.Tensor, positions: slice) -> torch.Tensor:
         """What the additive slots add to positions ``positions`` ``[B, n, D]``: at a frame token of frame
-        t, the mean embedding of each slot's tokens for frame t (video-level slots: their tokens); at
-        the position that predicts cell i of frame t, what the slots added at cells put there; summed
-        over the slots, zero elsewhere. ``window [B, L]``: the window's whole sequence."""
-        frames, cells = 0, 0
-        hw = self.layout.tokens_per_frame
+        t, the mean embedding of each slot's tokens for frame t (video-level slots: their tokens),
+        summed over the slots; zero elsewhere. ``window [B, L]``: the window's whole sequence."""
+        total = 0
         for s in self.additive:
             rows = self.additive_rows(s.id)
             found = window[:, self.layout.positions(s.key).to(window.device)]  # [B, N, length] or [B, length]
-            embedded = self.add(found + rows.start)  # [B, N, length, D] or [B, length, D]
-            if s.slot.additive == "cell":
-                if s.slot.init == "cell":  # each value at the cell it names (the absent token nowhere)
-                    at = F.one_hot(found, hw + 1)[..., :hw].to(embedded.dtype)  # [B, N, length, hw]
-                    embedded = torch.einsum("bnlc,bnld->bncd", at, embedded)
-                cells = cells + embedded  # [B, N, hw, D]
-                continue
-            embedded = embedded.mean(-2)  # [B, N, D] or [B, D]
+            embedded = self.add(found + rows.start).mean(-2)  # [B, N, D] or [B, D]
             if s.level == "video":
                 embedded = embedded[:, None].expand(-1, self.layout.num_frames, -1)
-            frames = frames + embedded
-        out = 0
-        if torch.is_tensor(frames):
-            t = self.frame_time[positions]  # [n]
-            out = frames[:, t.clamp(min=0)] * (t >= 0)[None, :, None].to(frames.dtype)
-        if torch.is_tensor(cells):
-            c = self.predicts_cell[positions]  # [n]
-            found = cells.flatten(1, 2)[:, c.clamp(min=0)] * (c >= 0)[None, :, None].to(cells.dtype)
-            out = out + found
-        return out
+            total = total + embedded
+        t = self.frame_time[positions]  # [n]
+        return total[:, t.clamp(min=0)] * (t >= 0)[None, :, None].to(total.dtype)
 
     def head_for(self, slot_id: int) -> nn.Linear:
         """The output head that scores tokens of slot ``slot_id`` (frame tokens: ``head``)."""

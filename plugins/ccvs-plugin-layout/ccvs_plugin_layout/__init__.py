@@ -42,7 +42,7 @@ from ccvs_plugin_layout.maps import (
     unpool,
 )
 
-__version__ = "0.4.0"
+__version__ = "0.3.0"
 
 
 @attrs.frozen(kw_only=True)
@@ -54,8 +54,6 @@ class LayoutConfig(Config):
     min_cover: float = attrs.field(
         default=0.25, validator=in_range(0, 1)
     )  # of a cell, for an object to own it
-    # add each cell's class at the frame token it covers (Slot(additive="cell")): grid = the token grid
-    aligned: bool = False
 
 
 class LayoutCondition(Condition):
@@ -65,18 +63,10 @@ class LayoutCondition(Condition):
 
     def slots(self) -> list[Slot]:
         gh, gw = self.config.grid
-        added = "cell" if self.config.aligned else False
-        return [Slot("frame", gh * gw, len(self.config.classes) + 1, predicted=True, additive=added)]
+        return [Slot("frame", gh * gw, len(self.config.classes) + 1, predicted=True)]
 
     def prepare(self, videos: Sequence[Any], context: ConditionContext) -> None:
         """Learn the class list from the training layouts' category names, unless the config gives it."""
-        if self.config.aligned and tuple(self.config.grid) != tuple(context.token_grid):
-            raise InputError(
-                "condition 'layout'",
-                f"aligned=true needs grid = the pipeline's token grid {tuple(context.token_grid)}, got "
-                f"{tuple(self.config.grid)} (pass grid=[{','.join(map(str, context.token_grid))}] or "
-                "aligned=false)",
-            )
         if self.config.classes:
             return
         names = set()

@@ -51,19 +51,6 @@ class TestLayoutConformance(ConditionConformance):
         return str(world.first_frame().parent.parent / "layout.json")
 
 
-class TestAlignedLayoutConformance(TestLayoutConformance):
-    config = {"grid": [4, 4], "aligned": True}  # noqa: RUF012 (the tiny world's 4 x 4 token grid)
-
-
-def test_an_aligned_layout_is_added_at_cells_and_needs_the_token_grid():
-    aligned = LayoutCondition(LayoutConfig(grid=(4, 4), aligned=True, classes=("a", "b")))
-    assert aligned.slots()[0].additive == "cell" and aligned.slots()[0].predicted
-    assert LayoutCondition(LayoutConfig(grid=(4, 4), classes=("a",))).slots()[0].additive is False
-    other_grid = LayoutCondition(LayoutConfig(grid=(8, 8), aligned=True, classes=("a",)))
-    with pytest.raises(InputError, match=r"aligned=true needs grid = the pipeline's token grid \(4, 4\)"):
-        other_grid.prepare([], ConditionContext(lambda f: None, (32, 32), 10.0, (4, 4), 16))
-
-
 def encode(mask):
     """A mask as uncompressed COCO RLE: run lengths, column by column, starting with a run of 0s."""
     runs, current, count = [], False, 0

@@ -7,9 +7,7 @@ tokens per frame, one of two ways (``StateConfig.encoding``):
 - ``"cell"`` (default): slot ``cell``, the frame token the position falls in (the autoencoder's
   h x w grid), and slot ``offset``, where in that cell (``offset_bins`` x ``offset_bins``). The cell
   token's embedding starts as that frame token's position embedding (``Slot(init="cell")``): a
-  model reads it from its first steps, as a layout is read. With ``aligned=true`` the cell
-  token is also added at the cell it names (``Slot(additive="cell")``) and the offset to every
-  token of its frame, so predicting a cell reads "the point is here" without attention.
+  model reads it from its first steps, as a layout is read.
 - ``"xy"`` (the authors' setting, with 128 bins): slots ``x`` and ``y``, each coordinate quantized to
   ``bins`` bins over the frame's width / height, embeddings starting at their column / row.
 
@@ -41,7 +39,7 @@ from ccvs_core import (
     at_least,
 )
 
-__version__ = "0.5.0"
+__version__ = "0.4.0"
 
 
 @attrs.frozen(kw_only=True)
@@ -51,7 +49,6 @@ class StateConfig(Config):
     offset_bins: int = attrs.field(default=4, validator=at_least(1))  # "cell": bins per axis within a cell
     # "cell": the pipeline's frame token grid (set from the autoencoder in training)
     grid: tuple[int, int] = attrs.field(default=(8, 8), validator=at_least(1))
-    aligned: bool = False  # "cell": also add the cell token at its cell, the offset to its frame
 
 
 @attrs.frozen(eq=False)
@@ -129,8 +126,8 @@ class StateCondition(Condition):
         if c.encoding == "cell":
             h, w = c.grid
             return [
-                Slot("frame", 1, h * w, name="cell", init="cell", additive="cell" if c.aligned else False),
-                Slot("frame", 1, c.offset_bins**2, name="offset", additive=c.aligned),
+                Slot("frame", 1, h * w, name="cell", init="cell"),
+                Slot("frame", 1, c.offset_bins**2, name="offset"),
             ]
         return [
             Slot("frame", 1, c.bins, name="x", init="column"),

@@ -32,13 +32,10 @@ def test_discovered_through_its_entry_point():
     assert entry.package == "ccvs-plugin-state"
     assert get_condition("state") is StateCondition
     # 2 tokens per frame: by default a cell of the (default 8 x 8) token grid and an offset within it
-    assert [(s.name, s.level, s.length, s.vocab_size, s.init, s.additive) for s in entry.slots] == [
-        ("cell", "frame", 1, 64, "cell", False),
-        ("offset", "frame", 1, 16, "random", False),
+    assert [(s.name, s.level, s.length, s.vocab_size, s.init) for s in entry.slots] == [
+        ("cell", "frame", 1, 64, "cell"),
+        ("offset", "frame", 1, 16, "random"),
     ]
-    # aligned: the cell is also added at the cell it names, the offset to every token of its frame
-    aligned = StateCondition(StateConfig(aligned=True)).slots()
-    assert [s.additive for s in aligned] == ["cell", True]
     # the paper's setting: x and y from 128 bins each, each pointing along its axis
     paper = StateCondition(StateConfig(encoding="xy"))
     assert [(s.name, s.length, s.vocab_size, s.init) for s in paper.slots()] == [
@@ -57,10 +54,6 @@ class TestStateConformance(ConditionConformance):
 
     def cli_value(self, world, folder):
         return str(write(folder, {"fps": 10, "positions": [[2.0 * t, 16.0] for t in range(10)]}))
-
-
-class TestAlignedStateConformance(TestStateConformance):
-    config = {"offset_bins": 2, "aligned": True}  # noqa: RUF012
 
 
 class TestPaperStateConformance(TestStateConformance):
