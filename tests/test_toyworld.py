@@ -21,6 +21,7 @@ from ccvs_core.data.toyworld import (
     ToyworldConfig,
     camera_flow,
     generate_toyworld,
+    motion_flow,
     render_video,
     split_of,
 )
@@ -268,6 +269,29 @@ def test_each_class_moves_as_its_kind():
             assert off_line > 0.3
         seen.add(kind)
     assert seen == {"circle", "zigzag", "line", "still"}
+
+
+def test_motion_flow_moves_every_shape_with_its_truth(dataset):
+    for folder in videos(dataset):
+        truth, frames = load_json(folder / "truth.json"), load_frames(folder)
+        shapes = is_shape(frames)
+        gripper = np.asarray(truth["gripper"]["positions"])
+        for t in range(CONFIG.frames - 1):
+            flow = motion_flow(truth, t, t + 1)
+            # the background moves with the camera; only pixels that show a shape move otherwise
+            moved_otherwise = (flow != camera_flow(truth, t, t + 1)[:, None, None]).any(0)
+            assert not (moved_otherwise & ~shapes[t + 1]).any()
+            # the gripper's pixels (white, drawn on top) carry its own motion
+            white = (frames[t + 1] == 255).all(-1)
+            np.testing.assert_array_equal(
+                flow[:, white].T, np.broadcast_to(gripper[t + 1] - gripper[t], (white.sum(), 2))
+            )
+            # the pad (black) never moves, whatever the camera does
+            assert (flow[:, (frames[t + 1] == 0).all(-1)] == 0).all()
+    # a flow over more than one frame is the displacement between its two frames
+    flow = motion_flow(truth, 0, 3)
+    white = (frames[3] == 255).all(-1)
+    assert np.allclose(flow[:, white].T, gripper[3] - gripper[0])
 
 
 def test_camera_flow_refuses_bad_frames():

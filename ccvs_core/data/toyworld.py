@@ -50,10 +50,13 @@ from ccvs_core.data.toyworld_render import (
     OBJECT_COLOURS,
     PAD_COLOUR,
     STRIKER_COLOUR,
+    box_masks,
     coco_layout,
+    disk_masks,
     draw,
     make_texture,
     semantic_labels,
+    square_masks,
 )
 from ccvs_core.data.toyworld_scene import (
     CLASSES,
@@ -247,6 +250,32 @@ def camera_flow(truth: dict[str, Any], t0: int, t1: int) -> np.ndarray:
         if not 0 <= t < len(camera):
             raise InputError(name, f"must be a frame index in [0, {len(camera)}), got {t}")
     return camera[t0] - camera[t1]
+
+
+def motion_flow(truth: dict[str, Any], t0: int, t1: int) -> np.ndarray:
+    """The exact optical flow from frame ``t0`` to frame ``t1`` at every pixel of frame ``t1``: ``[2, S, S]``
+    (dx, dy) pixels, the motion of the shape the pixel shows there (objects, pad, striker, gripper,
+    the top one where they overlap) or of the background (``camera_flow``): what frame ``t1`` shows at
+    (x, y) was at (x - dx, y - dy) in frame ``t0``. Shapes move by fractions of a pixel (multiples of
+    1/64), the background by whole pixels."""
+    size = truth["size"]
+    flow = np.empty((2, size, size))
+    flow[:] = camera_flow(truth, t0, t1)[:, None, None]
+    camera = np.asarray(truth["camera"], dtype=np.float64)[[t0, t1]]  # [2, 2]
+    layers = []  # (mask at t1, screen position at t0 and t1), bottom to top as draw() paints them
+    for item in truth["objects"]:
+        screen = np.asarray(item["world"], dtype=np.float64)[[t0, t1]] - camera
+        masks = disk_masks if item["shape"] == "disk" else square_masks
+        layers.append((masks(screen[1:], item["radius"], size)[0], screen))
+    pad = np.asarray([truth["pad"]["box"]] * 2, dtype=np.float64)
+    layers.append((box_masks(pad[1:], size)[0], pad[:, :2]))
+    striker = np.asarray(truth["striker"]["boxes"], dtype=np.float64)[[t0, t1]]
+    layers.append((box_masks(striker[1:], size)[0], striker[:, :2]))
+    gripper = np.asarray(truth["gripper"]["positions"], dtype=np.float64)[[t0, t1]]
+    layers.append((disk_masks(gripper[1:], truth["gripper"]["radius"], size)[0], gripper))
+    for mask, screen in layers:
+        flow[:, mask] = (screen[1] - screen[0])[:, None]
+    return flow
 
 
 def write_video_folder(video: ToyworldVideo, folder: str | os.PathLike) -> None:
