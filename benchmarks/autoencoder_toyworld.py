@@ -43,7 +43,7 @@ from ccvs_core.data.clips import ClipDataset
 from ccvs_core.data.toyworld import ToyworldConfig, generate_toyworld, motion_flow
 from ccvs_core.metrics import ssim
 from ccvs_core.models.autoencoder import FlowAutoencoder, frames_to_tensor
-from ccvs_core.models.io import load_autoencoder
+from ccvs_core.models.io import autoencoder_frame_size, load_autoencoder
 from ccvs_core.models.quantizer import perplexity
 from ccvs_core.training.augment import AugmentConfig, elastic_flow, invert_flow
 from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
@@ -202,9 +202,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.autoencoder:
         model = load_autoencoder(args.autoencoder)
-        size = json.loads((args.autoencoder / "config.json").read_text())["frame_size"]
-        clips = ClipDataset(args.data, num_frames=EVAL_FRAMES, size=tuple(size), split="test", crop="first",
-                            with_truth=True)  # fmt: skip
+        size = autoencoder_frame_size(args.autoencoder)
+        clips = ClipDataset(
+            args.data, num_frames=EVAL_FRAMES, size=size, split="test", crop="first", with_truth=True
+        )
         print_tables({"full": evaluate(model, clips)}, {}, str(args.autoencoder))
         return
     data = args.work / "toyworld"

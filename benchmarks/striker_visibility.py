@@ -16,7 +16,6 @@ Last printed: see RESULTS at the end of this file.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ from rich.table import Table
 
 from ccvs_core.data.clips import ClipDataset
 from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
-from ccvs_core.models.io import load_autoencoder
+from ccvs_core.models.io import autoencoder_frame_size, load_autoencoder
 
 FRAMES = 16
 ROWS = 8  # rows above the pad read for the striker (its height plus its lift, at 32 and 64 px)
@@ -47,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     autoencoder = load_autoencoder(args.autoencoder)
-    size = tuple(autoencoder_size(args.autoencoder))
+    size = autoencoder_frame_size(args.autoencoder)
     clips = ClipDataset(args.data, num_frames=FRAMES, size=size, split="test", crop="first", with_truth=True)
     truth, real, decoded = [], [], []
     for i in range(min(args.videos, len(clips))):
@@ -71,10 +70,6 @@ def main() -> None:
         means = [f"{read[truth == h].mean():.2f}" for h in heights]
         table.add_row(name, f"{np.corrcoef(read, truth)[0, 1]:.3f}", *means)
     Console(width=120).print(table)
-
-
-def autoencoder_size(folder: Path) -> list[int]:
-    return json.loads((folder / "config.json").read_text())["frame_size"]
 
 
 RESULTS = """

@@ -40,6 +40,15 @@ def export_autoencoder(model: FlowAutoencoder, folder: str | os.PathLike, extra:
     return export_module(model, "autoencoder", model.config, folder, extra)
 
 
+def autoencoder_frame_size(folder: str | os.PathLike) -> tuple[int, int]:
+    """The frame size (height, width) an exported autoencoder was trained at (its ``config.json``)."""
+    path = Path(folder) / CONFIG_FILE
+    info = load_json(path)
+    if not isinstance(info, dict) or "frame_size" not in info:
+        raise CheckpointError(path, "has no 'frame_size' (export it again with ccvs train autoencoder)")
+    return tuple(info["frame_size"])
+
+
 def load_autoencoder(folder: str | os.PathLike, device: str | torch.device = "cpu") -> FlowAutoencoder:
     """Rebuild the autoencoder a folder holds; a missing, malformed or mismatched file is a CheckpointError."""
     folder = Path(folder)

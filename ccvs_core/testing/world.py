@@ -10,7 +10,7 @@ import pytest
 
 from ccvs_core.data.clips import ClipDataset
 from ccvs_core.models.autoencoder import FlowAutoencoder
-from ccvs_core.models.io import load_autoencoder
+from ccvs_core.models.io import autoencoder_frame_size, load_autoencoder
 from ccvs_core.weights import load_json
 
 WORLD_VIDEOS, WORLD_FRAMES, WORLD_SIZE = 10, 6, 32
@@ -73,8 +73,7 @@ def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> World:
         run = plan_run(root / "ae", "tiny", {"training": {"steps": 2}})
         AutoencoderTrainer(run, data, root / "ae", progress=False).fit()
         autoencoder = root / "ae" / "autoencoder"
-        frame_size = tuple(load_json(autoencoder / "config.json")["frame_size"])  # what it was trained at
-        _worlds[base] = World(data, autoencoder, frame_size)
+        _worlds[base] = World(data, autoencoder, autoencoder_frame_size(autoencoder))
     return _worlds[base]
 
 

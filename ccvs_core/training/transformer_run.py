@@ -14,6 +14,7 @@ from ccvs_core.conditions import get_condition
 from ccvs_core.config import TransformerConfig, TransformerTrainingConfig, preset
 from ccvs_core.config_base import Config
 from ccvs_core.errors import CheckpointError, ConfigError, InputError
+from ccvs_core.models.io import autoencoder_frame_size
 from ccvs_core.pipeline_format import CONFIG_FILE as PIPELINE_CONFIG
 from ccvs_core.weights import load_json
 
@@ -68,15 +69,9 @@ def plan_transformer_run(
     else:
         name = preset_name or "toyworld"
         folder = str(autoencoder if autoencoder is not None else saved.autoencoder)
-        info = load_json(Path(folder) / "config.json")
-        if "frame_size" not in info:
-            raise CheckpointError(
-                Path(folder) / "config.json",
-                "has no 'frame_size' (export it again with ccvs train autoencoder)",
-            )
         base = TransformerRunConfig(
             autoencoder=folder,
-            frame_size=tuple(info["frame_size"]),
+            frame_size=autoencoder_frame_size(folder),
             transformer=preset(TransformerConfig, name)
             if init_from is None
             else _pipeline_transformer(init_from),
