@@ -113,17 +113,18 @@ def evaluate(model: FlowAutoencoder, clips: ClipDataset) -> dict[str, float]:
         zero_epe.append(true.norm(dim=1).expand_as(error)[valid].mean())
         # every pixel's true motion (the flow samples frame t-1 at x + f: the motion reversed)
         motion = -torch.from_numpy(np.stack([motion_flow(c.truth, step - 1, step) for c in items])).float()
-        moving = motion.norm(dim=1) > 1  # [B, H, W]
+        speed = motion.norm(dim=1)  # [B, H, W]: also a zero flow's error
+        moving = speed > 1
         moving_epe.append((out.flows[-1][:, 0] - motion).norm(dim=1)[moving])
-        moving_zero.append(motion.norm(dim=1)[moving])
+        moving_zero.append(speed[moving])
     score("context t-1", torch.stack([x[:, 0], *right], dim=1))
     score("wrong context", torch.stack([x[:, 0], *wrong], dim=1))
     results["flow EPE"] = float(torch.stack(epe).mean())
     results["zero-flow EPE"] = float(torch.stack(zero_epe).mean())
-    moved = torch.cat(moving_epe)
+    moved, zero = torch.cat(moving_epe), torch.cat(moving_zero)
     results["moving pixels"] = moved.numel()
     results["moving EPE"] = float(moved.mean()) if moved.numel() else float("nan")
-    results["moving zero-flow EPE"] = float(torch.cat(moving_zero).mean()) if moved.numel() else float("nan")
+    results["moving zero-flow EPE"] = float(zero.mean()) if moved.numel() else float("nan")
     results["usage"] = tokens.unique().numel() / model.config.codebook_size
     results["perplexity"] = perplexity(tokens, model.config.codebook_size)
     return results

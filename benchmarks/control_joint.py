@@ -93,7 +93,7 @@ def fraction(none: np.ndarray, given: np.ndarray, real: np.ndarray, draws: int =
     gain = none - real
     if not gain.mean() > 2 * gain.std(ddof=1) / np.sqrt(len(gain)):
         return float("nan"), float("nan")
-    value = (none.mean() - given.mean()) / (none.mean() - real.mean())
+    value = (none.mean() - given.mean()) / gain.mean()
     rng = np.random.default_rng(0)
     picks = rng.integers(0, len(none), size=(draws, len(none)))
     gap = none[picks].mean(1) - real[picks].mean(1)
