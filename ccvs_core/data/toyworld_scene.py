@@ -47,7 +47,9 @@ class Geometry:
         pad_w, pad_h = max(6, round(14 * unit)), max(2, round(3 * unit))
         x1, y1 = size - margin, size - margin
         pad = (x1 - pad_w, y1 - pad_h, x1, y1)
-        width, height, lift = max(2, round(4 * unit)), max(3, round(6 * unit)), max(2, round(4 * unit))
+        # at 32 px a token cell is 8 px: a striker that moves 2 px inside one cell decodes at one height
+        # whatever the truth (benchmarks/striker_visibility.py); raised, this one leaves its hit cell
+        width, height, lift = max(4, round(4 * unit)), max(5, round(6 * unit)), max(4, round(4 * unit))
         striker_top = pad[1] - lift - height  # the gripper stays above it: it never hides a hit
         return cls(
             size=size,
