@@ -238,16 +238,16 @@ if __name__ == "__main__":
     main()
 
 RESULTS = """
-2026-12-03: the shipped model's autoencoder on its own toyworld (32 x 32, pan up to 0.5 px), 240 test
-videos:
+2026-12-03: the shipped model's autoencoder on its own toyworld (32 x 32, pan up to 0.5 px, the striker
+4 x 5 px rising 4), 240 test videos:
 
   python benchmarks/autoencoder_toyworld.py --autoencoder W/autoencoder/autoencoder --data W/toyworld
 
-  c=0 17.29 dB / 0.534, c=1 18.61 / 0.689, c=4 19.01 / 0.705; fixed z_s 15.97; copy 22.13 / 0.843;
-  context t-1 22.43; wrong context 17.15. Flow gain c=4 vs c=0 +1.72 dB (target +3), -3.12 dB
-  against copying the previous frame. Flow EPE against the camera on background 0.66 px (zero flow
-  0.43); against every pixel's true motion on the 205,417 pixels moving more than 1 px 1.20 px (zero
-  flow 1.50: ratio 0.80, target below 0.7). Codebook usage 100%, perplexity 399.
+  c=0 17.88 dB / 0.599, c=1 19.29 / 0.746, c=4 19.70 / 0.762; fixed z_s 15.79; copy 20.95 / 0.842;
+  context t-1 23.02; wrong context 17.76. Flow gain c=4 vs c=0 +1.82 dB (target +3), -1.25 dB
+  against copying the previous frame. Flow EPE against the camera on background 0.68 px (zero flow
+  0.43); against every pixel's true motion on the 248,728 pixels moving more than 1 px 1.09 px (zero
+  flow 1.55: ratio 0.70, target below 0.7). Codebook usage 100%, perplexity 385.
 
 2026-11-25, `python benchmarks/autoencoder_toyworld.py --work /work/bench/ae`, then `--eval-only` for the
 final tables (2 CPU cores shared with other work, torch 2.9.1; training took 45.7 min for "full" and

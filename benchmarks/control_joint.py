@@ -215,19 +215,19 @@ if __name__ == "__main__":
     main()
 
 RESULTS = """
-2026-12-02 (2 CPU cores, torch 2.9.1): the shipped model (benchmarks/default_model.py, 108.9 min),
-80 test videos x 2 samples, W = 1 only (no guidance weights tried yet), 14.4 min:
+2026-12-03 (2 CPU cores, torch 2.9.1): the shipped model (benchmarks/default_model.py on the toyworld
+whose striker leaves its token cell, 115.5 min), 80 test videos x 2 samples, W = 1, 14.0 min:
 
   python benchmarks/control_joint.py --model runs/default/transformer/pipeline --data runs/default/toyworld \
       --out runs/default/measured.json
 
   condition  measure (as an error)   none    with   real tokens  fraction  2 s.e.
-  audio      striker height px       0.957   0.988  1.016        (0.51)    -      not read: none is closer than the ceiling
-  state      gripper px              4.902   4.701  2.392        0.08      0.08
-  layout     1 - mIoU                0.437   0.431  0.343        0.07      0.06
-  endframe   1 - end-frame SSIM      0.689   0.469  0.379        0.71      0.05
-  class      speed error px/frame    0.979   0.797  0.544        0.42      0.11
+  audio      striker height px       1.511   0.659  0.068        0.59      0.03
+  state      gripper px              4.001   3.615  1.479        0.15      0.08
+  layout     1 - mIoU                0.426   0.350  0.240        0.41      0.03
+  endframe   1 - end-frame SSIM      0.658   0.447  0.301        0.59      0.04
+  class      speed error px/frame    0.666   0.538  0.305        0.36      0.13
 
-  t = 8 from 4 context frames: greedy SSIM 0.553, copying 0.572 (difference -0.020, 2 s.e. 0.009);
-  sample mean 0.534. Unconditional prediction does not beat copying.
+  t = 8 from 4 context frames: greedy SSIM 0.573, copying 0.589 (difference -0.017, 2 s.e. 0.013);
+  sample mean 0.547. Unconditional prediction does not beat copying.
 """

@@ -48,12 +48,6 @@ def striker_heights(video: np.ndarray, pad_top: int) -> np.ndarray:
     return lowest.astype(np.float64)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 19, not met yet: the shipped model does not read the audio (striker error 0.988 px "
-    "with it, 0.957 without, benchmarks/control_joint.py), and its autoencoder cannot show the "
-    "striker's 2 px travel at 32 x 32 (benchmarks/striker_visibility.py); strict, so it fails once it does",
-)
 def test_two_onset_patterns_move_the_striker_at_their_onsets(shipped, tmp_path):
     """Greedy decoding, so the test holds on any CPU: the striker is lower at a pattern's own onsets
     than the other pattern's video is at those frames."""
