@@ -42,6 +42,8 @@ _EXPORTS = {
     "list_video_folders": "ccvs_core.data.format",
     "read_json": "ccvs_core.data.format",
     "load_state": "ccvs_core.data.format",
+    "check_segmentation": "ccvs_core.data.coco_rle",
+    "MAX_IMAGE_SIDE": "ccvs_core.data.coco_rle",
     # frames, pictures and sound
     "read_frames": "ccvs_core.media",
     "read_image": "ccvs_core.media",
@@ -76,6 +78,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "MAX_IMAGE_SIDE",
     "CCVSError",
     "CCVSPipeline",
     "CheckpointError",
@@ -99,6 +102,7 @@ __all__ = [
     "VideoRecord",
     "__version__",
     "at_least",
+    "check_segmentation",
     "export_module",
     "frames_to_tensor",
     "get_condition",

@@ -29,6 +29,7 @@ import attrs
 
 from ccvs_core.atomic import write_text_atomic
 from ccvs_core.errors import ConfigError
+from ccvs_core.json_text import parse_json
 
 _NOTHING = attrs.NOTHING
 
@@ -173,8 +174,8 @@ class Config:
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(path, f"cannot be read ({err})") from None
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
+            data = parse_json(text)
+        except ValueError as err:  # json.JSONDecodeError included
             raise ConfigError(path, f"is not valid JSON ({err})") from None
         return cls.from_dict(data, source=str(path))
 

@@ -192,7 +192,11 @@ def _source_kind(path: Path) -> str:
 
 def _natural_key(name: str) -> list:
     """Sort key comparing digit runs as numbers: frame2.png < frame10.png."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+    # ASCII digits only: "²" passes str.isdigit() but not int()
+    return [
+        int(part) if part.isascii() and part.isdigit() else part.lower()
+        for part in re.split(r"([0-9]+)", name)
+    ]
 
 
 def _image_files(folder: Path) -> list[Path]:
