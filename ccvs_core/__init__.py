@@ -46,6 +46,7 @@ _EXPORTS = {
     "MAX_IMAGE_SIDE": "ccvs_core.data.coco_rle",
     # frames, pictures and sound
     "read_frames": "ccvs_core.media",
+    "iter_frames": "ccvs_core.media",
     "read_image": "ccvs_core.media",
     "write_image": "ccvs_core.media",
     "write_video": "ccvs_core.media",
@@ -109,6 +110,7 @@ __all__ = [
     "greater_than",
     "in_range",
     "index_video",
+    "iter_frames",
     "list_conditions",
     "list_video_folders",
     "load_autoencoder",

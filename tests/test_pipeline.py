@@ -105,7 +105,7 @@ def test_ccvs_generate_names_bad_inputs(pipeline_dir, tmp_path, capsys):
     assert main([*base, "--out", str(tmp_path / "x.mp4"), "--cond", "state"]) == 2
     assert "must be NAME:VALUE" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "x.mp4"), "--context-frames", "3"]) == 2
-    assert "has 1 frames, --context-frames asks for 3" in capsys.readouterr().err
+    assert "start.png: frame index 2 is past the end (it has 1 frames)" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
 
 

@@ -110,7 +110,7 @@ def split_conditions(specs: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from ccvs_core.conditioning import predicted_conditions
     from ccvs_core.generation import SamplingConfig
-    from ccvs_core.media import make_grid, make_video_grid, read_frames, write_image, write_video
+    from ccvs_core.media import make_grid, make_video_grid, read_video_frames, write_image, write_video
     from ccvs_core.pipeline import CCVSPipeline
 
     if args.out.suffix.lower() not in (".mp4", ".gif"):
@@ -126,11 +126,8 @@ def run(args: argparse.Namespace) -> int:
     }  # fmt: skip
     sampling = SamplingConfig(**{k: v for k, v in given.items() if v is not None})
     values = split_conditions(args.cond)
-    context = read_frames(args.context)[:context_frames] if context_frames else None
-    if context is not None and len(context) < context_frames:
-        raise InputError(
-            args.context, f"has {len(context)} frames, --context-frames asks for {context_frames}"
-        )
+    # only the frames used are decoded: a long --context video costs what it gives
+    context = read_video_frames(args.context, range(context_frames)) if context_frames else None
     pipeline = CCVSPipeline.from_pretrained(args.model or default_model(), pick_device(args.device))
     conditions = {name: pipeline.read_condition(name, text) for name, text in values.items()}
     outputs = [args.out, args.out.with_suffix(".png")] + [
