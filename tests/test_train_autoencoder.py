@@ -89,6 +89,19 @@ def test_incomplete_checkpoints_are_refused(toyworld, tmp_path):
         train(toyworld, tmp_path / "run", steps=4)
 
 
+def test_an_unreadable_latest_checkpoint_falls_back_to_the_one_before(toyworld, tmp_path, capsys):
+    whole = train(toyworld, tmp_path / "whole", steps=4, checkpoint_every=2)
+    train(toyworld, tmp_path / "run", steps=4, checkpoint_every=2)
+    model = tmp_path / "run" / "checkpoints" / "step-00000004" / "model.safetensors"
+    model.write_bytes(model.read_bytes()[:100])  # truncated by a crash of the machine
+    resumed = train(toyworld, tmp_path / "run", steps=4, checkpoint_every=2)
+    err = capsys.readouterr().err
+    assert "checkpoint step-00000004 cannot be resumed" in err and "resuming from" in err
+    assert resumed.step == 4
+    for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name  # steps 3-4 again from step 2: the same weights
+
+
 def test_a_killed_run_resumes_from_its_latest_checkpoint(toyworld, tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "ccvs_core.cli", "train", "autoencoder", "--data", str(toyworld)]

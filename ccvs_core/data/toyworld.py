@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -324,8 +323,9 @@ def generate_toyworld(
     overwrite: bool = False,
     progress: bool = True,
 ) -> ToyworldSummary:
-    """Write the dataset ``config`` describes into ``out`` (one folder per video, ``toyworld.json``
-    last), with a pool of ``workers`` processes (default: one per CPU core).
+    """Write the dataset ``config`` describes into ``out`` (one folder per video and ``toyworld.json``),
+    with a pool of ``workers`` processes (default: one per CPU core). It is built in a temporary folder
+    beside ``out`` and renamed when complete: ``out`` holds a whole dataset or none (or the old one).
 
     A non-empty ``out`` is refused unless ``overwrite``; even then only a previous toyworld dataset
     (video folders and toyworld.json) is replaced."""
@@ -333,21 +333,22 @@ def generate_toyworld(
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise InputError("workers", f"must be >= 1, got {workers}")
-    _prepare_output(out, config.videos, overwrite)
+    _check_output(out, overwrite)
     start = time.perf_counter()
     splits: Counter = Counter()
     classes: Counter = Counter()
     hits = pushes = 0
-    with _chunk_results(config, out, workers) as results, progress_bar(disable=not progress) as bar:
-        task = bar.add_task("toyworld", total=config.videos, status="")
-        for chunk in results:
-            for split, motion_class, video_hits, video_pushes in chunk:
-                splits[split] += 1
-                classes[motion_class] += 1
-                hits += video_hits
-                pushes += video_pushes
-            bar.advance(task, len(chunk))
-    config.to_json(out / "toyworld.json")
+    with atomic_path(out, directory=True) as building:
+        with _chunk_results(config, building, workers) as results, progress_bar(disable=not progress) as bar:
+            task = bar.add_task("toyworld", total=config.videos, status="")
+            for chunk in results:
+                for split, motion_class, video_hits, video_pushes in chunk:
+                    splits[split] += 1
+                    classes[motion_class] += 1
+                    hits += video_hits
+                    pushes += video_pushes
+                bar.advance(task, len(chunk))
+        config.to_json(building / "toyworld.json")
     return ToyworldSummary(
         root=out,
         config=config,
@@ -360,11 +361,12 @@ def generate_toyworld(
     )
 
 
-def _prepare_output(out: Path, videos: int, overwrite: bool) -> None:
-    """Refuse an unusable ``out``; with ``overwrite``, remove what a new dataset would not replace."""
+def _check_output(out: Path, overwrite: bool) -> None:
+    """Refuse an unusable ``out``: a file, or a folder with anything but a toyworld dataset (which only
+    ``overwrite`` replaces, once the new one is complete)."""
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder")
-    entries = [e for e in out.iterdir() if not e.name.startswith(".")] if out.exists() else []
+    entries = list(out.iterdir()) if out.exists() else []
     if entries and not overwrite:
         raise InputError(
             out, "is not empty", "pass --overwrite to replace a toyworld dataset, or choose another folder"
@@ -376,12 +378,6 @@ def _prepare_output(out: Path, videos: int, overwrite: bool) -> None:
             out,
             f"holds '{foreign[0].name}', which is not part of a toyworld dataset; refusing to overwrite it",
         )
-    for entry in ours:  # the new toyworld.json is written last: without it a dataset is incomplete
-        if entry.name == "toyworld.json":
-            entry.unlink()
-        elif int(entry.name[1:]) >= videos or entry.name != video_name(int(entry.name[1:]), videos):
-            shutil.rmtree(entry)
-    out.mkdir(parents=True, exist_ok=True)
 
 
 @contextlib.contextmanager
