@@ -98,7 +98,9 @@ def test_an_unreadable_latest_checkpoint_falls_back_to_the_one_before(toyworld, 
     err = capsys.readouterr().err
     assert "checkpoint step-00000004 cannot be resumed" in err and "resuming from" in err
     assert resumed.step == 4
-    for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+    for (name, a), b in zip(
+        whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b), name  # steps 3-4 again from step 2: the same weights
 
 

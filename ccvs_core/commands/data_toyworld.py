@@ -36,7 +36,8 @@ striker
 Shapes are hard-edged and their colours use only channel values 0 and 255, which the texture never
 does. Splits go by index: index % 10 == 9 is "test", == 8 is "val", the rest "train". Video i
 draws its randomness from (--seed, i) alone: the same seed writes the same bytes, whatever
---videos or --workers. DIR/toyworld.json, written last, holds the generator's settings.
+--videos or --workers. DIR/toyworld.json holds the generator's settings. The dataset is built in a
+hidden folder beside DIR and renamed when complete: DIR holds a whole dataset or none (or the old one).
 """
 
 EPILOG = """\
