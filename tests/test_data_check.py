@@ -1,6 +1,7 @@
 """``ccvs data check``: a valid folder passes; every kind of bad file is reported with its name."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -150,3 +151,12 @@ def test_missing_or_empty_dataset_is_an_input_error(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["data", "check", str(tmp_path / "empty")]) == 2
     assert "holds no video folders" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["frames/000001.png", "meta.json", "state.json", "layout.json", "audio.wav"])
+def test_a_fifo_is_named_not_read(tmp_path, name):  # reading it blocked data check for ever
+    folder = write_video_folder(tmp_path / "data", "a")
+    (folder / name).unlink()
+    os.mkfifo(folder / name)
+    report = check_dataset(tmp_path / "data", progress=False)
+    assert report.problems == [f"{folder / name}: is not a regular file"]

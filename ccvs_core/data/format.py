@@ -90,6 +90,12 @@ def load_meta(folder: Path) -> VideoMeta:
     return VideoMeta(float(fps), split, label, num_frames, source)
 
 
+def check_regular(path: Path) -> None:
+    """Refuse a ``path`` that exists but is not a regular file (a FIFO, a socket, a device, a folder)."""
+    if os.path.lexists(path) and not path.is_file():
+        raise InputError(path, "is not a regular file")
+
+
 def frame_files(folder: Path) -> list[Path]:
     """The PNGs of ``folder/frames``, checked to be numbered 000000.png, 000001.png, ... without gaps."""
     frames_dir = folder / FRAMES_DIR
@@ -97,6 +103,7 @@ def frame_files(folder: Path) -> list[Path]:
     if not names:
         raise InputError(frames_dir, "holds no frames")
     for expected, name in enumerate(names):
+        check_regular(frames_dir / name)
         match = _FRAME_NAME.match(name)
         if not match:
             raise InputError(

@@ -189,8 +189,8 @@ def _check_folders(src: Path, out: Path, overwrite: bool) -> None:
 def find_videos(src: Path, exclude: Path | None = None) -> list[PurePosixPath]:
     """Video files under ``src`` by extension (any case), relative to it, sorted.
 
-    Hidden files and folders (name starting with '.', such as macOS's ``._clip.mp4``) and the
-    ``exclude`` folder (the output, when it lies inside ``src``) are skipped.
+    Hidden files and folders (name starting with '.', such as macOS's ``._clip.mp4``), what is not a
+    regular file (a FIFO, a socket) and the ``exclude`` folder (the output, when it lies inside ``src``) are skipped.
     """
     excluded = exclude.resolve() if exclude is not None else None
     found = []
@@ -200,7 +200,8 @@ def find_videos(src: Path, exclude: Path | None = None) -> list[PurePosixPath]:
             name for name in subfolders if not name.startswith(".") and (here / name).resolve() != excluded
         )
         for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in VIDEO_EXTENSIONS:
+            regular = (here / name).is_file()  # a FIFO named clip.mp4 would block its reader for ever
+            if not name.startswith(".") and Path(name).suffix.lower() in VIDEO_EXTENSIONS and regular:
                 found.append(PurePosixPath((here / name).relative_to(src).as_posix()))
     return sorted(found)
 
