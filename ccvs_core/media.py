@@ -542,13 +542,13 @@ def video_writer(path: str | os.PathLike, fps: float) -> Iterator[_FrameSink]:
 
 
 @contextlib.contextmanager
-def frame_folder_writer(folder: str | os.PathLike) -> Iterator[_FrameSink]:
+def frame_folder_writer(folder: str | os.PathLike, durable: bool = True) -> Iterator[_FrameSink]:
     """Stream frames into ``folder/000000.png, ...`` one ``writer.write(frame)`` at a time, atomically.
 
-    An existing folder is replaced only once the new one is complete.
+    An existing folder is replaced only once the new one is complete (``durable``: as ``atomic_path``).
     """
     folder = Path(folder)
-    with atomic_path(folder, directory=True) as tmp:
+    with atomic_path(folder, directory=True, durable=durable) as tmp:
         sink = _PngFolderSink(folder, tmp)
         yield sink
         sink.finish()

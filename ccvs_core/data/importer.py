@@ -269,7 +269,11 @@ def _import_video(item: _SourceItem, folder: Path, options: _Options) -> Importe
     """Write one dataset folder for ``item`` atomically; an InputError when the file is unusable."""
     probe = _probe(item.path)
     out_fps = options.fps or probe.fps
-    with atomic_path(folder, directory=True) as tmp, contextlib.closing(iter_frames(item.path)) as frames:
+    # not synced one by one: the dataset's own atomic folder syncs them all at once
+    with (
+        atomic_path(folder, directory=True, durable=False) as tmp,
+        contextlib.closing(iter_frames(item.path)) as frames,
+    ):
         frames = _converted(frames, probe.fps, options)
         num_frames, (height, width) = _write_frames(frames, tmp, options.frame_format, out_fps)
         if probe.has_audio:
@@ -376,7 +380,7 @@ def _write_frames(frames: Iterable, folder: Path, frame_format: str, fps: Fracti
     if frame_format == "mp4":
         writer = video_writer(folder / "video.mp4", fps)
     else:
-        writer = frame_folder_writer(folder / "frames")
+        writer = frame_folder_writer(folder / "frames", durable=False)
     with writer as sink:
         for frame in frames:
             sink.write(frame)

@@ -278,9 +278,10 @@ def motion_flow(truth: dict[str, Any], t0: int, t1: int) -> np.ndarray:
 
 
 def write_video_folder(video: ToyworldVideo, folder: str | os.PathLike) -> None:
-    """Write one video in the dataset format; the folder appears complete or not at all."""
+    """Write one video in the dataset format; the folder appears complete or not at all (not synced
+    to disk: generate_toyworld syncs the whole dataset once)."""
     folder = Path(folder)
-    with atomic_path(folder, directory=True) as tmp:
+    with atomic_path(folder, directory=True, durable=False) as tmp:
         (tmp / FRAMES_DIR).mkdir()
         for t, frame in enumerate(video.frames):
             path = tmp / FRAMES_DIR / frame_name(t)
