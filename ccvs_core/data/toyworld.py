@@ -16,13 +16,14 @@ on the number of videos or workers, and the same seed writes the same bytes.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -389,16 +390,30 @@ def _chunk_results(config: ToyworldConfig, out: Path, workers: int) -> Iterator[
     The worker processes start here, before the caller's progress bar starts its thread (forking a
     process that has threads can deadlock)."""
     per_chunk = max(1, min(16, config.videos // (8 * workers)))
-    chunks = [range(i, min(i + per_chunk, config.videos)) for i in range(0, config.videos, per_chunk)]
-    if workers == 1 or len(chunks) == 1:
+    chunks = (range(i, min(i + per_chunk, config.videos)) for i in range(0, config.videos, per_chunk))
+    count = -(-config.videos // per_chunk)
+    if workers == 1 or count == 1:
         yield (_write_chunk(config, out, chunk) for chunk in chunks)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-        futures = [pool.submit(_write_chunk, config, out, chunk) for chunk in chunks]
+    with ProcessPoolExecutor(max_workers=min(workers, count)) as pool:
         try:
-            yield (future.result() for future in as_completed(futures))
+            yield _in_flight(pool, config, out, chunks, 2 * workers)
         finally:
             pool.shutdown(cancel_futures=True)  # on an error, do not render the rest
+
+
+def _in_flight(
+    pool, config: ToyworldConfig, out: Path, chunks: Iterator[range], limit: int
+) -> Iterator[list]:
+    """The chunks' results as they finish, with at most ``limit`` submitted at a time: memory does not
+    grow with the number of videos."""
+    pending = {pool.submit(_write_chunk, config, out, chunk) for chunk in itertools.islice(chunks, limit)}
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        pending |= {
+            pool.submit(_write_chunk, config, out, chunk) for chunk in itertools.islice(chunks, len(done))
+        }
+        yield from (future.result() for future in done)
 
 
 def _write_chunk(config: ToyworldConfig, out: Path, indices: range) -> list[tuple]:
