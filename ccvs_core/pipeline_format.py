@@ -138,7 +138,8 @@ class PipelineParts(torch.nn.Module):
         dropout = float(data["condition_dropout"])
         conditions, missing = {}, {}
         for name, record in data["conditions"].items():
-            if dropout > 0 and name not in condition_registry.registry.names():
+            registry = condition_registry.registry
+            if dropout > 0 and name not in registry.names() and not registry.contested(name):
                 # trained with condition dropout: the model knows how to go without it
                 missing[name] = recorded[name]
                 console.print(
