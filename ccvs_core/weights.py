@@ -3,7 +3,7 @@ anything missing, malformed or mismatched with a CheckpointError naming the file
 
 A file's header (names, dtypes, shapes) can be checked against a model built on the meta device
 (``check_header``) before any real tensor is allocated: a config that disagrees with its weights (a
-codebook of 10**9 entries) is refused in milliseconds, naming the config field where one explains it."""
+codebook of 10**9 entries) is refused without allocating, naming the config field where one explains it."""
 
 from __future__ import annotations
 
