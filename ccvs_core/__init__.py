@@ -59,6 +59,7 @@ _EXPORTS = {
     "load_module": "ccvs_core.weights",
     "load_json": "ccvs_core.weights",
     "export_module": "ccvs_core.models.io",
+    "load_exported": "ccvs_core.models.io",
     "write_text_atomic": "ccvs_core.atomic",
     # models a plugin may build on
     "load_autoencoder": "ccvs_core.models.io",
@@ -114,6 +115,7 @@ __all__ = [
     "list_conditions",
     "list_video_folders",
     "load_autoencoder",
+    "load_exported",
     "load_json",
     "load_module",
     "load_state",
@@ -172,7 +174,7 @@ if TYPE_CHECKING:
     from ccvs_core.metrics.psnr import psnr
     from ccvs_core.metrics.ssim import ssim
     from ccvs_core.models.autoencoder import frames_to_tensor
-    from ccvs_core.models.io import export_module, load_autoencoder
+    from ccvs_core.models.io import export_module, load_autoencoder, load_exported
     from ccvs_core.models.quantizer import Quantized, VectorQuantizer, perplexity
     from ccvs_core.pipeline import CCVSPipeline
     from ccvs_core.plugin_command import PluginCommand, RunArguments

@@ -155,8 +155,11 @@ class Config:
                 raise ConfigError(_subject(prefix + name, source), f"is required by {cls.__name__}")
         try:
             return cls(**kwargs)
-        except ConfigError as err:  # a validator's error: re-address it to the file's field name
+        except ConfigError as err:  # a validator's or check's error: re-address it to the file's field name
             name = getattr(err, "field_name", None)
+            own = f"field '{cls.__name__}."
+            if name is None and err.subject.startswith(own):
+                name = err.subject[len(own) :].split("'")[0]
             if name is None:
                 raise
             raise ConfigError(_subject(prefix + name, source), err.problem, err.hint) from None
