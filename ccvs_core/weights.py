@@ -8,7 +8,6 @@ codebook of 10**9 entries) is refused without allocating, naming the config fiel
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from torch import nn
 from ccvs_core.atomic import atomic_path
 from ccvs_core.config_base import Config
 from ccvs_core.errors import CheckpointError, ConfigError
+from ccvs_core.json_text import parse_json
 
 FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}  # safetensors' names
 DTYPE_NAMES = {
@@ -155,10 +155,10 @@ def load_json(path: str | os.PathLike, missing: str = "file not found") -> Any:
     """A JSON file of a checkpoint or exported model; ``missing`` says what its absence means."""
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return parse_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(path, missing) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, ValueError) as err:  # json.JSONDecodeError is a ValueError
         raise CheckpointError(path, f"is not valid JSON ({err})") from None
 
 

@@ -59,3 +59,13 @@ def test_readers_name_the_file(tmp_path):
     config.write_text('{"beta": 1e400}')
     with pytest.raises(ConfigError, match=r"config\.json: is not valid JSON \(holds the number 1e400"):
         AutoencoderConfig.from_json(config)
+
+
+def test_checkpoint_json_names_the_file(tmp_path):
+    from ccvs_core.errors import CheckpointError
+    from ccvs_core.weights import load_json
+
+    state = tmp_path / "state.json"
+    state.write_text('{"step": ' + "9" * 5000 + "}")
+    with pytest.raises(CheckpointError, match=r"state\.json: is not valid JSON \(holds the integer 9999"):
+        load_json(state)
