@@ -16,10 +16,13 @@ MAX_DEPTH = 64  # arrays and objects inside each other
 MAX_INTEGER = 2**53  # larger integers do not survive a round trip through a float
 
 
-def parse_json(text: str) -> Any:
-    """``json.loads(text)`` within the limits above; ``ValueError`` naming the first limit crossed."""
+def parse_json(text: str, allow_nan: bool = False) -> Any:
+    """``json.loads(text)`` within the limits above; ``ValueError`` naming the first limit crossed.
+    ``allow_nan``: read ``NaN`` (Python's json writes it; ccvs's own files may hold one in a table of
+    results: their fields are validated where a number must be finite)."""
+    constant = _finite_or_nan if allow_nan else _constant
     try:
-        data = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+        data = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=constant)
     except RecursionError:
         raise ValueError(f"is nested deeper than {MAX_DEPTH} levels") from None
     if _deeper_than(data, MAX_DEPTH):
@@ -42,6 +45,12 @@ def _float(text: str) -> float:
 
 def _constant(text: str) -> float:
     raise ValueError(f"holds {text}, which is not a JSON number")
+
+
+def _finite_or_nan(text: str) -> float:
+    if text != "NaN":
+        raise ValueError(f"holds {text}, which is not a JSON number")
+    return float("nan")
 
 
 def _deeper_than(data: Any, limit: int) -> bool:

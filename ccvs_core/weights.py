@@ -155,7 +155,7 @@ def load_json(path: str | os.PathLike, missing: str = "file not found") -> Any:
     """A JSON file of a checkpoint or exported model; ``missing`` says what its absence means."""
     path = Path(path)
     try:
-        return parse_json(path.read_text(encoding="utf-8"))
+        return parse_json(path.read_text(encoding="utf-8"), allow_nan=True)
     except FileNotFoundError:
         raise CheckpointError(path, missing) from None
     except (OSError, UnicodeDecodeError, ValueError) as err:  # json.JSONDecodeError is a ValueError

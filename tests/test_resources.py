@@ -37,3 +37,22 @@ def test_a_toyworld_of_more_than_a_day_needs_yes(tmp_path, monkeypatch, capsys):
     assert main(argv) == 2
     assert "would take about 1.14 days here (give --yes to start it anyway)" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "problem"),
+    [
+        (["--samples", str(10**12)], "ccvs generate: needs about 3.66e+06 TiB of memory"),
+        (["--seed", str(2**64)], "--seed: must be 0 to 2**63 - 1 (sample i uses seed + i)"),
+        (["--frames", str(10**7)], "ccvs generate: would take about 39.1 days here (give --yes"),
+    ],
+)
+def test_generate_refuses_requests_past_the_machine_before_sampling(
+    flags, problem, tmp_path, capsys, monkeypatch
+):
+    if "--frames" in flags:  # 401 GiB: a machine with that much still waits 39 days
+        monkeypatch.setattr(resources, "available_memory", lambda: 2**50)
+    out = tmp_path / "g.mp4"
+    assert main(["generate", "--out", str(out), *flags]) == 2  # the shipped model
+    assert problem in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -82,6 +82,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace outputs that exist (refused by default)"
     )
+    parser.add_argument("--yes", action="store_true", help="start even when it would take more than a day")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.set_defaults(func=run)
 
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     from ccvs_core.generation import SamplingConfig
     from ccvs_core.media import make_grid, make_video_grid, read_video_frames, write_image, write_video
     from ccvs_core.pipeline import CCVSPipeline
+    from ccvs_core.resources import check_request
 
     if args.out.suffix.lower() not in (".mp4", ".gif"):
         raise InputError("--out", f"must end in .mp4 or .gif, got '{args.out.name}'")
@@ -134,6 +136,13 @@ def run(args: argparse.Namespace) -> int:
         args.out.with_name(f"{args.out.stem}-{name}.png")
         for name in predicted_conditions(pipeline.conditions, list(conditions))
     ]
+    if not 0 <= args.seed <= 2**63 - args.samples:
+        raise InputError(
+            "--seed", f"must be 0 to 2**63 - {args.samples} (sample i uses seed + i), got {args.seed}"
+        )
+    branches = 2 if sampling.guidance != 1.0 else 1
+    estimate = pipeline.generation_estimate(args.frames, args.samples, context_frames, branches)
+    check_request("ccvs generate", estimate, args.yes)
     taken = [str(path) for path in outputs if path.exists()]
     if taken and not args.overwrite:
         raise InputError("--out", f"{', '.join(taken)} exist(s); give --overwrite to replace them")
