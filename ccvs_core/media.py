@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import struct
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -60,7 +61,16 @@ __all__ = [
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".m4v")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 _MP4_FAMILY = (".mp4", ".mov", ".m4v")  # ISO media files: the sample table gives an exact frame count
-_PIL_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+# a damaged file reaches PIL's parsers: besides OSError they raise IndexError, EOFError and struct.error
+_PIL_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    IndexError,
+    EOFError,
+    struct.error,
+    Image.DecompressionBombError,
+)
 _AV_ERRORS = (av.FFmpegError, OSError, ValueError, IndexError)
 
 

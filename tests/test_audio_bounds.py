@@ -55,3 +55,23 @@ def test_a_video_is_decoded_only_up_to_the_frames_asked_for(tmp_path, monkeypatc
     monkeypatch.setattr(media, "_to_rgb", lambda frame: converted.append(1) or to_rgb(frame))
     assert read_video_frames(tmp_path / "long.mp4", range(2)).shape == (2, 16, 16, 3)
     assert len(converted) == 2
+
+
+def test_a_header_that_leaves_no_decoder_is_an_input_error(minute_wav, tmp_path):
+    data = bytearray(minute_wav.read_bytes())
+    data[31:35] = b"\xff\xff\xff\xff"  # found by benchmarks/fuzz.py: an AttributeError from PyAV before
+    path = tmp_path / "damaged.wav"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"damaged\.wav: "):
+        read_audio(path)
+
+
+def test_a_damaged_gif_is_an_input_error(tmp_path):
+    from ccvs_core.media import read_frames
+
+    frames = np.random.default_rng(0).integers(0, 255, (3, 8, 8, 3), dtype=np.uint8)
+    write_video(frames, tmp_path / "a.gif", 5)
+    data = (tmp_path / "a.gif").read_bytes()
+    (tmp_path / "a.gif").write_bytes(data[: len(data) // 2])  # found by the fuzz suite: an IndexError in PIL
+    with pytest.raises(InputError, match="cannot be read as a GIF"):
+        read_frames(tmp_path / "a.gif")

@@ -31,8 +31,11 @@ def read_audio(
             if not container.streams.audio:
                 raise InputError(path, "has no audio stream")
             stream = container.streams.audio[stream_index]
-            rate = int(stream.rate or stream.codec_context.sample_rate or 0)
-            channels = stream.codec_context.channels
+            codec = stream.codec_context
+            if codec is None:  # a damaged header leaves the stream without a decoder, or a rate
+                raise InputError(path, "has an audio stream that cannot be decoded (no codec)")
+            rate = int(getattr(stream, "rate", 0) or codec.sample_rate or 0)
+            channels = codec.channels
             if not 0 < rate <= MAX_SAMPLE_RATE:
                 raise InputError(path, f"has a sample rate of {rate} Hz; 1 to {MAX_SAMPLE_RATE} Hz are read")
             if not 0 < channels <= MAX_CHANNELS:
