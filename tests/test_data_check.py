@@ -94,6 +94,18 @@ def break_layout_compressed_rle(folder):  # runs past the image: pycocotools wro
     _layout_segmentation(folder, {"size": [8, 12], "counts": "P1P1P1P1P1"})
 
 
+def break_layout_list_id(folder):  # found by benchmarks/fuzz.py: a TypeError (unhashable) before
+    data = json.loads((folder / "layout.json").read_text())
+    data["annotations"][0]["image_id"] = [100]
+    (folder / "layout.json").write_text(json.dumps(data))
+
+
+def break_layout_object_category(folder):
+    data = json.loads((folder / "layout.json").read_text())
+    data["annotations"][0]["category_id"] = {"id": 1}
+    (folder / "layout.json").write_text(json.dumps(data))
+
+
 def break_layout_deep(folder):
     (folder / "layout.json").write_text("[" * 100_000 + "]" * 100_000)
 
@@ -126,6 +138,8 @@ def break_meta_infinite_fps(folder):
         ),
         (break_layout_compressed_rle, "layout.json", "RLE runs cover 224 pixels, the image 96"),
         (break_layout_deep, "layout.json", "is nested deeper than 64 levels"),
+        (break_layout_list_id, "layout.json", "refers to image [100], which is not in 'images'"),
+        (break_layout_object_category, "layout.json", "has category {'id': 1}, not in 'categories'"),
         (break_state_huge_integer, "state.json", "beyond 2**53"),
         (break_meta_infinite_fps, "meta.json", "1e400, which overflows a float"),
         (break_audio_short, "audio.wav", "lasts 0.12 s, the video 0.60 s"),

@@ -181,11 +181,11 @@ def load_layout(path: Path, num_frames: int, frame_size: tuple[int, int]) -> dic
         where = f"annotations[{i}]"
         if not isinstance(ann, dict):
             raise InputError(path, f"{where} must be an object")
-        if ann.get("image_id") not in images:
+        if _id(ann.get("image_id")) not in images:
             raise InputError(
                 path, f"{where} refers to image {ann.get('image_id')!r}, which is not in 'images'"
             )
-        if ann.get("category_id") not in categories:
+        if _id(ann.get("category_id")) not in categories:
             raise InputError(path, f"{where} has category {ann.get('category_id')!r}, not in 'categories'")
         check_segmentation(ann.get("segmentation"), h, w, str(path), where)
     return data
@@ -200,3 +200,8 @@ def list_video_folders(root: str | os.PathLike) -> list[Path]:
     if not folders:
         raise InputError(root, "holds no video folders (see docs/dataset-format.md)")
     return folders
+
+
+def _id(value: Any) -> Any:
+    """An annotation's id as a lookup key: a list or an object (unhashable) matches no id."""
+    return value if isinstance(value, int | str | float | None) else None

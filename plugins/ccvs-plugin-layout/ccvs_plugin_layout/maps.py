@@ -106,12 +106,12 @@ def coco_maps(
         )
     maps = np.zeros((len(images), height, width), dtype=np.uint8 if len(classes) < 256 else np.int32)
     for i, ann in enumerate(data["annotations"]):
-        if not isinstance(ann, dict) or ann.get("image_id") not in order:
+        if not isinstance(ann, dict) or _id(ann.get("image_id")) not in order:
             raise InputError(
                 source,
                 f"annotations[{i}] refers to image {ann.get('image_id') if isinstance(ann, dict) else None!r}, which is not in 'images'",
             )
-        if ann.get("category_id") not in names:
+        if _id(ann.get("category_id")) not in names:
             raise InputError(
                 source, f"annotations[{i}] has category {ann.get('category_id')!r}, not in 'categories'"
             )
@@ -230,3 +230,8 @@ def palette(num_classes: int) -> np.ndarray:
     k = (np.array([5, 3, 1])[None] + hues[:, None] * 6) % 6  # HSV -> RGB with saturation = value = 1
     rgb = 1 - np.clip(np.minimum(k, 4 - k), 0, 1)
     return np.round(np.concatenate([np.zeros((1, 3)), rgb]) * 255).astype(np.uint8)
+
+
+def _id(value: Any) -> Any:
+    """An annotation's id as a lookup key: a list or an object (unhashable) matches no id."""
+    return value if isinstance(value, int | str | float | None) else None

@@ -146,6 +146,10 @@ def test_coco_polygons_and_rle_become_class_maps(tmp_path):
         ({"categories": [{"id": "1", "name": "car"}]}, r"categories\[0\] needs an integer 'id'"),
         ({"categories": [{"id": 1}]}, r"categories\[0\] needs an integer 'id' and a string 'name'"),
         ({"categories": ["car"]}, r"categories\[0\] needs"),
+        (
+            {"annotations": [{"id": 1, "image_id": [10], "category_id": 1, "segmentation": []}]},
+            "refers to image",
+        ),
     ],
 )
 def test_bad_coco_files_name_the_file_and_the_problem(tmp_path, change, problem):
