@@ -68,7 +68,7 @@ def main() -> None:
     for name, make in inputs.items():
         if not (args.work / name).is_file():
             make(args.work / name)
-    base = ["generate", "--frames", "8", "--device", "cpu", "--overwrite"]
+    base = ["generate", "--frames", "8", "--device", "cpu"]
     runs = {
         "--cond audio:short.wav (60 s)": ["--cond", f"audio:{args.work / 'short.wav'}"],
         f"--cond audio:{HOURS}h.wav": ["--cond", f"audio:{args.work / f'{HOURS}h.wav'}"],
@@ -81,13 +81,28 @@ def main() -> None:
     table.add_column("peak MiB", justify="right")
     for label, flags in runs.items():
         file = Path(flags[1].split(":", 1)[-1])
+        for old in args.work.glob("out*"):
+            old.unlink()
         mib = peak_mib([*base, *flags, "--out", str(args.work / "out.gif")])
         table.add_row(label, f"{file.stat().st_size / 2**20:.0f} MiB", f"{mib:.0f}")
     Console(width=100).print(table)
 
 
 RESULTS = """
-not run yet: see benchmarks/RESULTS.md
+2026-12-03 (2 CPU cores, torch 2.9.1), the shipped model; "before" is the code of 9709393 (run from
+its checkout), "after" the bounded readers:
+
+  python benchmarks/long_inputs.py --work W/long
+
+input                                 file       peak MiB before   peak MiB after
+--cond audio:short.wav (60 s)         2 MiB                  594              701
+--cond audio:10h.wav                  1,099 MiB            7,442              797
+--context short.mp4 (10 frames)       2 MiB                  602              703
+--context long.mp4 (1,000 frames)     226 MiB              2,334              703
+
+The 10-hour track now costs its first 600 s (+96 MiB over the short one); the long video costs what the
+short one does. (The ~100 MiB more of every "after" run is the weights header and meta-device checks
+of the pipeline loader.)
 """
 
 if __name__ == "__main__":
