@@ -223,3 +223,18 @@ def test_ccvs_trains_and_generates_with_a_sound_track(tokenizer_dir, world, tmp_
     base[4] += ",pad=true"
     assert run_cli(base) == 0
     assert read_frames(tmp_path / "b.gif").shape[0] == 9
+
+
+def test_a_tokenizer_folder_is_checked_before_it_is_built(tokenizer_dir, tmp_path):
+    import shutil
+
+    from ccvs_core import CheckpointError
+
+    folder = tmp_path / "tokenizer"
+    shutil.copytree(tokenizer_dir / "tokenizer", folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["sound_tokenizer"]["codebook_size"] = 10**9  # would allocate tens of GB if built first
+    (folder / "config.json").write_text(json.dumps(config))
+    condition = AudioCondition(AudioConfig(tokenizer=str(folder)))
+    with pytest.raises(CheckpointError, match=r"codebook_size"):
+        condition.prepare([], None)
