@@ -42,8 +42,11 @@ _EXPORTS = {
     "list_video_folders": "ccvs_core.data.format",
     "read_json": "ccvs_core.data.format",
     "load_state": "ccvs_core.data.format",
+    "check_segmentation": "ccvs_core.data.coco_rle",
+    "MAX_IMAGE_SIDE": "ccvs_core.data.coco_rle",
     # frames, pictures and sound
     "read_frames": "ccvs_core.media",
+    "iter_frames": "ccvs_core.media",
     "read_image": "ccvs_core.media",
     "write_image": "ccvs_core.media",
     "write_video": "ccvs_core.media",
@@ -56,6 +59,7 @@ _EXPORTS = {
     "load_module": "ccvs_core.weights",
     "load_json": "ccvs_core.weights",
     "export_module": "ccvs_core.models.io",
+    "load_exported": "ccvs_core.models.io",
     "write_text_atomic": "ccvs_core.atomic",
     # models a plugin may build on
     "load_autoencoder": "ccvs_core.models.io",
@@ -76,6 +80,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "MAX_IMAGE_SIDE",
     "CCVSError",
     "CCVSPipeline",
     "CheckpointError",
@@ -99,15 +104,18 @@ __all__ = [
     "VideoRecord",
     "__version__",
     "at_least",
+    "check_segmentation",
     "export_module",
     "frames_to_tensor",
     "get_condition",
     "greater_than",
     "in_range",
     "index_video",
+    "iter_frames",
     "list_conditions",
     "list_video_folders",
     "load_autoencoder",
+    "load_exported",
     "load_json",
     "load_module",
     "load_state",
@@ -166,7 +174,7 @@ if TYPE_CHECKING:
     from ccvs_core.metrics.psnr import psnr
     from ccvs_core.metrics.ssim import ssim
     from ccvs_core.models.autoencoder import frames_to_tensor
-    from ccvs_core.models.io import export_module, load_autoencoder
+    from ccvs_core.models.io import export_module, load_autoencoder, load_exported
     from ccvs_core.models.quantizer import Quantized, VectorQuantizer, perplexity
     from ccvs_core.pipeline import CCVSPipeline
     from ccvs_core.plugin_command import PluginCommand, RunArguments

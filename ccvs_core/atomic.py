@@ -11,12 +11,14 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, directory: bool = False, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it to ``path``, on error remove it.
 
     The temporary sits in the same folder so that the final ``os.replace`` is a rename on one file
     system. With ``directory=True`` the temporary is an (empty) folder and an existing folder at
-    ``path`` is replaced only after the new one is complete.
+    ``path`` is replaced only after the new one is complete. ``durable``: what was written reaches
+    the disk before the rename (a crash of the machine cannot leave a complete name over empty
+    files); a folder built inside another atomic folder may skip it, the outer one syncs.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,6 +33,8 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
     try:
         yield tmp
+        if durable:
+            _sync(tmp, directory)
         if directory and path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
             os.replace(path, old / "content")
@@ -38,12 +42,26 @@ def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+        if durable:
+            _sync(path.parent, directory=True, tree=False)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def _sync(path: Path, directory: bool, tree: bool = True) -> None:
+    """fsync a file, or a folder's entries (``tree``: everything written under it, with one sync of
+    the whole system: cheaper than an fsync per file of a dataset)."""
+    if directory and tree:
+        os.sync()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

@@ -9,7 +9,6 @@ else the plain text.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -17,6 +16,7 @@ import attrs
 
 from ccvs_core.conditions import Condition
 from ccvs_core.errors import InputError
+from ccvs_core.json_text import parse_json
 from ccvs_core.slots import NAME
 
 _ITEM = re.compile(r",(?=[A-Za-z_][A-Za-z0-9_]*=)")
@@ -44,8 +44,8 @@ def split_items(text: str, subject: str, has_value: bool) -> tuple[str, dict[str
         if key in items:
             raise InputError(subject, f"'{key}' is given twice")
         try:
-            items[key] = json.loads(raw)
-        except json.JSONDecodeError:
+            items[key] = parse_json(raw)
+        except ValueError:  # not JSON (or beyond its limits): the plain text
             items[key] = raw
     return value, items
 

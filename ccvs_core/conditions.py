@@ -19,7 +19,9 @@ recorded as a failure, named with its package and error, and skipped.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -30,7 +32,7 @@ import torch
 
 from ccvs_core import plugins
 from ccvs_core.config_base import Config
-from ccvs_core.errors import InputError, PluginError
+from ccvs_core.errors import CCVSError, InputError, PluginError
 from ccvs_core.slots import NAME, Slot, Timeline, validate_slots
 
 if TYPE_CHECKING:
@@ -39,6 +41,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 REQUIRED = ("slots", "parse", "from_sample", "tokenize")
+# the methods of a plugin the core calls: each is guarded (Condition.__init_subclass__)
+HOOKS = ("__init__", *REQUIRED, "prepare", "decode", "measures")
+CONFLICT = "claimed by both"
 # hooks of plugin API 0.1 and what replaced them, so that an old plugin is told what to change
 REPLACED = {
     "configure": "prepare()",
@@ -100,6 +105,18 @@ class Condition(torch.nn.Module):
         self.config = config
         self._context: ConditionContext | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Guard every hook a plugin defines: what it raises that is not a ccvs error becomes a PluginError
+        naming the plugin and the hook (KeyboardInterrupt and MemoryError pass), wherever it is called."""
+        super().__init_subclass__(**kwargs)
+        for hook in HOOKS:
+            method = cls.__dict__.get(hook)
+            if inspect.isfunction(method) and not hasattr(method, "__ccvs_hook__"):
+                setattr(cls, hook, _guarded(hook, method))
+
+    def _missing(self, hook: str) -> PluginError:
+        return PluginError(plugin_subject(self), f"does not implement {hook}()")
+
     @property
     def context(self) -> ConditionContext:
         """What the pipeline lends (frame tokenizer, frame size, fps, token grid, codebook size)."""
@@ -115,21 +132,21 @@ class Condition(torch.nn.Module):
 
     def slots(self) -> list[Slot]:
         """The token slots this condition fills, in order."""
-        raise NotImplementedError
+        raise self._missing("slots")
 
     def parse(self, value: str, options: Config) -> Any:
         """The CLI value after ``NAME:`` (a path, a class name, ...) and its options -> the raw input."""
-        raise NotImplementedError
+        raise self._missing("parse")
 
     def from_sample(self, clip: Clip) -> Any:
         """The raw input of a dataset ``Clip``, for training and evaluation."""
-        raise NotImplementedError
+        raise self._missing("from_sample")
 
     def tokenize(self, raw: Any, timeline: Timeline) -> dict[str, torch.Tensor]:
         """Raw input -> ``{slot name: LongTensor}``: frame slots ``[1, T, length]`` aligned to
         ``timeline.frame_times()``, video and target slots ``[1, length]`` (a target slot's target is
         the timeline's last frame)."""
-        raise NotImplementedError
+        raise self._missing("tokenize")
 
     # optional ---------------------------------------------------------------------------------------
 
@@ -148,6 +165,27 @@ class Condition(torch.nn.Module):
         uint8 ``[S, T, H, W, 3]`` made under the video's condition, ``real`` ``[T, H, W, 3]``, the
         first ``context_frames`` given. Default: none."""
         return {}
+
+
+def plugin_subject(condition: Condition) -> str:
+    """``condition 'NAME' (distribution version)``: whom an error of a plugin's code is about."""
+    package, version = distribution_of(type(condition).__module__)
+    return f"condition '{condition.name or type(condition).__name__}' ({package} {version})"
+
+
+def _guarded(hook: str, method: Callable) -> Callable:
+    @functools.wraps(method)
+    def call(self: Condition, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except CCVSError:
+            raise
+        except (Exception, SystemExit) as err:
+            plugins.passes_through(err)
+            raise PluginError(plugin_subject(self), f"{hook}() failed: {plugins.describe(err)}") from err
+
+    call.__ccvs_hook__ = hook
+    return call
 
 
 @attrs.define
@@ -210,7 +248,8 @@ def check_spec(name: str, cls: Any, package: str) -> list[Slot]:
         slots = validate_slots(name, cls().slots())
     except PluginError:
         raise
-    except Exception as err:  # a plugin's own bug: report it, do not crash the caller
+    except (Exception, SystemExit) as err:  # a plugin's own bug: report it, do not crash the caller
+        plugins.passes_through(err)
         raise PluginError(
             subject, f"cannot be built with its default config ({plugins.describe(err)})"
         ) from err
@@ -275,8 +314,18 @@ class ConditionRegistry:
         if self._discovered:
             return
         self._discovered = True
-        for point in plugins.plugin_points(self.group):
+        points = plugins.plugin_points(self.group)
+        claimants: dict[str, set[str]] = {}
+        for point in points:
+            claimants.setdefault(point.name, set()).add(point.distribution)
+        for point in points:
             try:
+                if len(claimants[point.name]) > 1:  # neither wins: the first by name could be anyone's
+                    raise PluginError(
+                        f"condition '{point.name}'",
+                        f"{CONFLICT} {' and '.join(sorted(claimants[point.name]))}, so neither is used "
+                        "(uninstall one of them)",
+                    )
                 cls = point.load()
                 self.add(
                     point.name, cls, source="entry point", package=point.distribution, version=point.version
@@ -298,6 +347,11 @@ class ConditionRegistry:
         self.discover()
         return sorted([*self._entries.values(), *self._failures], key=lambda e: (e.name, not e.ok))
 
+    def contested(self, name: str) -> bool:
+        """Whether two distributions claim ``name`` (then neither provides it)."""
+        self.discover()
+        return any(f.name == name and f.error.startswith(CONFLICT) for f in self._failures)
+
     def names(self) -> list[str]:
         self.discover()
         return sorted(self._entries)
@@ -309,6 +363,8 @@ class ConditionRegistry:
         failed = [f for f in self._failures if f.name == name]
         if failed:
             f = failed[0]
+            if f.error.startswith(CONFLICT):
+                raise PluginError(f"condition '{name}'", f"is {f.error}")
             raise PluginError(f"condition '{name}'", f"{f.package} {f.version} failed to load: {f.error}")
         known = ", ".join(self.names()) or "none"
         raise PluginError(

@@ -29,6 +29,7 @@ import attrs
 
 from ccvs_core.atomic import write_text_atomic
 from ccvs_core.errors import ConfigError
+from ccvs_core.json_text import parse_json
 
 _NOTHING = attrs.NOTHING
 
@@ -154,8 +155,11 @@ class Config:
                 raise ConfigError(_subject(prefix + name, source), f"is required by {cls.__name__}")
         try:
             return cls(**kwargs)
-        except ConfigError as err:  # a validator's error: re-address it to the file's field name
+        except ConfigError as err:  # a validator's or check's error: re-address it to the file's field name
             name = getattr(err, "field_name", None)
+            own = f"field '{cls.__name__}."
+            if name is None and err.subject.startswith(own):
+                name = err.subject[len(own) :].split("'")[0]
             if name is None:
                 raise
             raise ConfigError(_subject(prefix + name, source), err.problem, err.hint) from None
@@ -173,8 +177,8 @@ class Config:
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(path, f"cannot be read ({err})") from None
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
+            data = parse_json(text)
+        except ValueError as err:  # json.JSONDecodeError included
             raise ConfigError(path, f"is not valid JSON ({err})") from None
         return cls.from_dict(data, source=str(path))
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import struct
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -60,7 +61,16 @@ __all__ = [
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".m4v")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 _MP4_FAMILY = (".mp4", ".mov", ".m4v")  # ISO media files: the sample table gives an exact frame count
-_PIL_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+# a damaged file reaches PIL's parsers: besides OSError they raise IndexError, EOFError and struct.error
+_PIL_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    IndexError,
+    EOFError,
+    struct.error,
+    Image.DecompressionBombError,
+)
 _AV_ERRORS = (av.FFmpegError, OSError, ValueError, IndexError)
 
 
@@ -192,7 +202,11 @@ def _source_kind(path: Path) -> str:
 
 def _natural_key(name: str) -> list:
     """Sort key comparing digit runs as numbers: frame2.png < frame10.png."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+    # ASCII digits only: "²" passes str.isdigit() but not int()
+    return [
+        int(part) if part.isascii() and part.isdigit() else part.lower()
+        for part in re.split(r"([0-9]+)", name)
+    ]
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -538,13 +552,13 @@ def video_writer(path: str | os.PathLike, fps: float) -> Iterator[_FrameSink]:
 
 
 @contextlib.contextmanager
-def frame_folder_writer(folder: str | os.PathLike) -> Iterator[_FrameSink]:
+def frame_folder_writer(folder: str | os.PathLike, durable: bool = True) -> Iterator[_FrameSink]:
     """Stream frames into ``folder/000000.png, ...`` one ``writer.write(frame)`` at a time, atomically.
 
-    An existing folder is replaced only once the new one is complete.
+    An existing folder is replaced only once the new one is complete (``durable``: as ``atomic_path``).
     """
     folder = Path(folder)
-    with atomic_path(folder, directory=True) as tmp:
+    with atomic_path(folder, directory=True, durable=durable) as tmp:
         sink = _PngFolderSink(folder, tmp)
         yield sink
         sink.finish()

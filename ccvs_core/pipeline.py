@@ -22,6 +22,7 @@ from ccvs_core.errors import InputError
 from ccvs_core.generation import SamplingConfig, generate_frame_tokens
 from ccvs_core.models.autoencoder import tensor_to_frames
 from ccvs_core.pipeline_format import PipelineParts
+from ccvs_core.resources import Estimate
 
 DECODE_CHUNK = 8  # samples decoded at once: memory stays bounded for many samples
 
@@ -166,6 +167,26 @@ class CCVSPipeline(PipelineParts):
         ]
         videos = torch.cat(videos).numpy()
         return videos.reshape(len(contexts), num_samples, *videos.shape[1:]), condition_tokens, predict
+
+    def generation_estimate(
+        self, num_frames: int, num_samples: int, context_frames: int, branches: int = 1
+    ) -> Estimate:
+        """Memory and time of ``generate``: the key/value cache of every sample and branch, the token and
+        frame tensors and the decoded videos; ~20 ms a sampled token at this toolkit's small sizes
+        plus the transformer's arithmetic at 10 GFLOP/s, and decoding at ~8 us a pixel (2 CPU cores,
+        benchmarks/generate_timing.py)."""
+        layout, config = self.transformer.layout, self.transformer.config
+        batch = num_samples * branches
+        height, width = self.frame_size
+        params = sum(p.numel() for p in self.transformer.parameters())
+        cache = config.layers * 2 * batch * layout.length * config.width * 4
+        pixels = num_samples * num_frames * height * width
+        memory = (
+            cache + pixels * 3 * 2 + min(num_samples, DECODE_CHUNK) * num_frames * height * width * 3 * 4 * 3
+        )
+        sampled = (num_frames - context_frames) * layout.tokens_per_frame
+        seconds = sampled * (0.02 + 2 * params * batch / 1e10) + pixels * 8e-6
+        return Estimate(memory=memory, seconds=seconds)
 
     def _context_frames(
         self, context: np.ndarray | torch.Tensor | None, num_frames: int, device

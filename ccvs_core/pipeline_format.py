@@ -18,7 +18,9 @@ anything is built.
 from __future__ import annotations
 
 import json
+import math
 import os
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,11 +33,21 @@ from ccvs_core.conditioning import build_layout, condition_context
 from ccvs_core.conditions import Condition, distribution_of, get_condition
 from ccvs_core.config import AutoencoderConfig, TransformerConfig
 from ccvs_core.console import console
-from ccvs_core.errors import CheckpointError, PluginError
+from ccvs_core.errors import CheckpointError, ConfigError, PluginError
 from ccvs_core.models.autoencoder import FlowAutoencoder
 from ccvs_core.models.transformer import VideoTransformer
 from ccvs_core.slots import Slot
-from ccvs_core.weights import load_json, load_module, load_tensors, save_tensors
+from ccvs_core.weights import (
+    StoredTensor,
+    check_header,
+    checkpoint_config,
+    field_explainer,
+    load_json,
+    load_module,
+    load_tensors,
+    read_header,
+    save_tensors,
+)
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -105,25 +117,29 @@ class PipelineParts(torch.nn.Module):
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike, device: str | torch.device = "cpu"):
-        """Rebuild exactly what ``save_pretrained`` wrote. The config is checked whole before anything is
-        built; a malformed or mismatched file is a CheckpointError naming it and the field, a condition
-        whose plugin is missing a PluginError naming the package to install."""
+        """Rebuild exactly what ``save_pretrained`` wrote. The config is checked whole, then against the
+        weights' header (the parts built on the meta device), before anything is allocated; a malformed
+        or mismatched file is a CheckpointError naming it and the field or tensor, a condition whose
+        plugin is missing a PluginError naming the package to install."""
         folder = Path(folder)
-        path = folder / CONFIG_FILE
+        path, weights = folder / CONFIG_FILE, folder / WEIGHTS_FILE
         data = read_config(path)
-        autoencoder_config = AutoencoderConfig.from_dict(
-            data["autoencoder"], source=str(path), prefix="autoencoder."
-        )
-        transformer_config = TransformerConfig.from_dict(
-            data["transformer"], source=str(path), prefix="transformer."
-        )
+        autoencoder_config = checkpoint_config(AutoencoderConfig, data["autoencoder"], path, "autoencoder.")
+        transformer_config = checkpoint_config(TransformerConfig, data["transformer"], path, "transformer.")
         frame_size = tuple(data["frame_size"])
+        try:
+            grid = autoencoder_config.token_grid(frame_size)
+        except ConfigError as err:
+            raise CheckpointError(path, f"field 'frame_size': {err.problem}") from None
         recorded = {name: record_slots(path, name, record) for name, record in data["conditions"].items()}
+        header = read_header(weights)
+        check_sizes(path, weights, header, transformer_config, frame_size, grid, recorded)
         layout = build_layout(autoencoder_config, transformer_config, frame_size, recorded)
         dropout = float(data["condition_dropout"])
         conditions, missing = {}, {}
         for name, record in data["conditions"].items():
-            if dropout > 0 and name not in condition_registry.registry.names():
+            registry = condition_registry.registry
+            if dropout > 0 and name not in registry.names() and not registry.contested(name):
                 # trained with condition dropout: the model knows how to go without it
                 missing[name] = recorded[name]
                 console.print(
@@ -133,15 +149,76 @@ class PipelineParts(torch.nn.Module):
                 )
                 continue
             conditions[name] = build_condition(path, name, record, recorded[name])
+        codebook = autoencoder_config.codebook_size
+        sections = {k: data[k] for k in ("frame_size", "autoencoder", "transformer", "conditions")}
+        explain = field_explainer(sections, path.name)
+        # on the meta device: shapes and dtypes only, so 10**9 codes or a huge width cost nothing here
+        with torch.device("meta"):
+            expected = FlowAutoencoder(autoencoder_config).state_dict()
+        check_header(expected, header, weights, prefix="autoencoder.", explain=explain)
+        with torch.device("meta"):
+            expected = VideoTransformer(transformer_config, layout, codebook).state_dict()
+        check_header(expected, header, weights, prefix="transformer.", explain=explain)
         autoencoder = FlowAutoencoder(autoencoder_config)
-        transformer = VideoTransformer(transformer_config, layout, autoencoder_config.codebook_size)
+        transformer = VideoTransformer(transformer_config, layout, codebook)
         parts = cls(autoencoder, transformer, frame_size, conditions, float(data["fps"]), dropout)
         parts.missing = missing
         parts.about = data.get("about", {})
         absent = tuple(f"conditions.{name}." for name in missing)  # their own modules' weights
-        tensors = {k: v for k, v in load_tensors(folder / WEIGHTS_FILE).items() if not k.startswith(absent)}
-        load_module(parts, tensors, folder / WEIGHTS_FILE)
+        tensors = {k: v for k, v in load_tensors(weights).items() if not k.startswith(absent)}
+        load_module(parts, tensors, weights)
         return parts.to(device).eval()
+
+
+def check_sizes(
+    path: Path,
+    weights: Path,
+    header: Mapping[str, StoredTensor],
+    transformer: TransformerConfig,
+    frame_size: tuple[int, int],
+    grid: tuple[int, int],
+    slots: Mapping[str, list[Slot]],
+) -> None:
+    """The sizes that set how many modules and how long a sequence the parts have (layers, window, tokens
+    per frame, slot lengths), against the weights' header: a config of 10**6 layers or 10**9-pixel frames
+    is refused before the sequence layout or the transformer is built."""
+
+    def rows(key: str) -> int:
+        if key not in header:
+            raise CheckpointError(weights, f"does not match the model: missing '{key}'")
+        return header[key].shape[0]
+
+    def refuse(field: str, value: object, problem: str) -> typing.NoReturn:
+        raise CheckpointError(path, f"field '{field}' = {value!r} disagrees with {weights.name}: {problem}")
+
+    blocks = {k.split(".")[2] for k in header if k.startswith("transformer.blocks.")}
+    if transformer.layers != len(blocks):
+        refuse("transformer.layers", transformer.layers, f"it holds {len(blocks)} transformer blocks")
+    if transformer.window + 1 != rows("transformer.time.weight"):
+        refuse(
+            "transformer.window",
+            transformer.window,
+            f"it holds {rows('transformer.time.weight') - 1} frame times",
+        )
+    # the transformer's index embedding has a row per place in its longest slot (the frame's tokens or a condition's)
+    places = rows("transformer.index.weight")
+    if grid[0] * grid[1] > places:
+        refuse(
+            "frame_size",
+            list(frame_size),
+            f"its {grid[0] * grid[1]} tokens a frame exceed the {places} places it holds",
+        )
+    for name, condition_slots in slots.items():
+        for i, slot in enumerate(condition_slots):
+            if slot.length > places:
+                refuse(
+                    f"conditions.{name}.slots[{i}].length", slot.length, f"it holds {places} places a slot"
+                )
+    if max([grid[0] * grid[1], *(s.length for ss in slots.values() for s in ss)]) != places:
+        raise CheckpointError(
+            path,
+            f"the frame size and slot lengths make no slot of the {places} places that {weights.name} holds",
+        )
 
 
 def condition_record(condition: Condition) -> dict[str, Any]:
@@ -188,8 +265,8 @@ def read_config(path: Path) -> dict[str, Any]:
     size = data["frame_size"]
     if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
         raise CheckpointError(path, f"field 'frame_size' must be [height, width], got {size!r}")
-    if not data["fps"] > 0:
-        raise CheckpointError(path, f"field 'fps' must be positive, got {data['fps']!r}")
+    if not (math.isfinite(data["fps"]) and data["fps"] > 0):
+        raise CheckpointError(path, f"field 'fps' must be a positive finite number, got {data['fps']!r}")
     if not 0 <= data["condition_dropout"] < 1:
         raise CheckpointError(
             path, f"field 'condition_dropout' must be in [0, 1), got {data['condition_dropout']!r}"
@@ -200,6 +277,12 @@ def read_config(path: Path) -> dict[str, Any]:
             raise CheckpointError(
                 path, f"field 'conditions.{name}' must hold {sorted(_RECORD_FIELDS)}, got {got}"
             )
+        for field in ("distribution", "version"):
+            if not isinstance(record[field], str) or not record[field]:
+                raise CheckpointError(
+                    path,
+                    f"field 'conditions.{name}.{field}' must be a non-empty string, got {record[field]!r}",
+                )
     return data
 
 
@@ -241,9 +324,7 @@ def build_condition(path: Path, name: str, record: dict[str, Any], slots: list[S
             f"condition '{name}'",
             f"this pipeline was made with {made_with}, but here {entry.package} provides it",
         )
-    config = cls.config_class.from_dict(
-        record["config"], source=str(path), prefix=f"conditions.{name}.config."
-    )
+    config = checkpoint_config(cls.config_class, record["config"], path, f"conditions.{name}.config.")
     condition = cls(config)
     if condition.slots() != slots:
         raise CheckpointError(

@@ -51,6 +51,7 @@ class PluginPoint:
         try:
             return self.entry_point.load()
         except (Exception, SystemExit) as err:  # a broken plugin is reported, never crashes ccvs
+            passes_through(err)
             raise PluginError(
                 f"plugin '{self.name}' ({self.group}) from {self.distribution} {self.version}",
                 f"failed to load: {describe(err)}",
@@ -100,6 +101,7 @@ def import_user_module(spec: str, flag: str = "--plugin") -> str:
             ) from err
         raise PluginError(f"{flag} {spec}", f"failed to import: {describe(err)}") from err
     except (Exception, SystemExit) as err:
+        passes_through(err)
         raise PluginError(f"{flag} {spec}", f"failed to import: {describe(err)}") from err
     return spec
 
@@ -126,8 +128,16 @@ def _import_file(path: Path, subject: str) -> str:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as err:
         del sys.modules[name], _loaded_files[resolved]
+        passes_through(err)
         raise PluginError(subject, f"failed to import: {describe(err)}") from err
     return name
+
+
+def passes_through(err: BaseException) -> None:
+    """Re-raise what no plugin failure may swallow: running out of memory (KeyboardInterrupt is no
+    Exception, so it is never caught)."""
+    if isinstance(err, MemoryError):
+        raise err
 
 
 def describe(err: BaseException) -> str:

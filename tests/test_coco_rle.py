@@ -1,9 +1,12 @@
-"""COCO uncompressed RLE: round trips, agreement with pycocotools, boxes and areas."""
+"""COCO RLE: round trips, agreement with pycocotools, boxes and areas, and the geometry checks that
+keep hostile segmentations away from pycocotools."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ccvs_core.data import coco_rle
 from ccvs_core.errors import InputError
@@ -99,3 +102,47 @@ def test_decode_refuses_malformed(rle, problem):
 def test_encode_refuses_non_2d():
     with pytest.raises(InputError, match="2D"):
         coco_rle.encode(np.zeros((2, 2, 2), dtype=bool))
+
+
+@given(
+    st.integers(1, 24).flatmap(
+        lambda h: st.integers(1, 24).flatmap(
+            lambda w: st.lists(st.booleans(), min_size=h * w, max_size=h * w).map(
+                lambda bits: np.array(bits).reshape(h, w)
+            )
+        )
+    )
+)
+def test_compressed_counts_read_pycocotools_strings(mask):
+    mask_utils = pytest.importorskip("pycocotools.mask")
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    assert coco_rle.compressed_counts(rle["counts"].decode()) == coco_rle.encode(mask)["counts"]
+
+
+@pytest.mark.parametrize(
+    ("segmentation", "problem"),
+    [
+        ([[-1e300, 0, 10, 0, 10, 5]], "polygon point outside x -24..36, y -16..24"),
+        ([[0, 0, 10, 0, float("nan"), 5]], "polygon point outside"),
+        ([[0, 0, 10, 0, 10]], "not [x1, y1, x2, y2, ...] with 3+ points"),
+        ([[0, 0, 10, 0, "a", 5]], "a value that is not a number"),
+        ([[0, 0, 36, 24] * 400], "polygons 48000 px long; at most 256 times"),
+        ({"size": [1000000, 1000000], "counts": [10**12]}, "RLE size [1000000, 1000000] differs"),
+        ({"size": [8, 12], "counts": [90, -1, 7]}, "'counts' must be run lengths"),
+        ({"size": [8, 12], "counts": [95]}, "RLE runs cover 95 pixels, the image 96"),
+        ({"size": [8, 12], "counts": "P1P1P1P1P1"}, "RLE runs cover 224 pixels"),
+        ({"size": [8, 12], "counts": "0z"}, "the character 'z', outside '0'..'o'"),
+        ({"size": [8, 12], "counts": "0P"}, "ends in the middle of a run"),
+        ({"size": [8, 12], "counts": "0@"}, "a negative run (-16)"),
+        ({"counts": [96]}, "must be polygons or an RLE object"),
+    ],
+)
+def test_hostile_segmentations_are_refused_before_pycocotools(segmentation, problem):
+    with pytest.raises(InputError, match=r"layout\.json: annotations\[3\] ") as err:
+        coco_rle.check_segmentation(segmentation, 8, 12, "layout.json", "annotations[3]")
+    assert problem in str(err.value)
+
+
+def test_segmentations_of_huge_images_are_refused():
+    with pytest.raises(InputError, match="on a 20000x8 image; sides up to 16384"):
+        coco_rle.check_segmentation([[0, 0, 1, 0, 1, 1]], 8, 20000, "layout.json", "annotations[0]")

@@ -1,6 +1,7 @@
 """``ccvs data check``: a valid folder passes; every kind of bad file is reported with its name."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -75,6 +76,48 @@ def break_unknown_key(folder):
     (folder / "meta.json").write_text(json.dumps({"fps": 10, "split": "train", "clas": "x"}))
 
 
+def _layout_segmentation(folder, segmentation):
+    data = json.loads((folder / "layout.json").read_text())
+    data["annotations"][0]["segmentation"] = segmentation
+    (folder / "layout.json").write_text(json.dumps(data))
+
+
+def break_layout_far_polygon(folder):  # pycocotools crashed the process on this
+    _layout_segmentation(folder, [[-1e300, 0, 10, 0, 10, 5]])
+
+
+def break_layout_huge_rle(folder):  # pycocotools would decode the RLE at its own size
+    _layout_segmentation(folder, {"size": [1000000, 1000000], "counts": [10**12]})
+
+
+def break_layout_compressed_rle(folder):  # runs past the image: pycocotools wrote past its buffer
+    _layout_segmentation(folder, {"size": [8, 12], "counts": "P1P1P1P1P1"})
+
+
+def break_layout_list_id(folder):  # found by benchmarks/fuzz.py: a TypeError (unhashable) before
+    data = json.loads((folder / "layout.json").read_text())
+    data["annotations"][0]["image_id"] = [100]
+    (folder / "layout.json").write_text(json.dumps(data))
+
+
+def break_layout_object_category(folder):
+    data = json.loads((folder / "layout.json").read_text())
+    data["annotations"][0]["category_id"] = {"id": 1}
+    (folder / "layout.json").write_text(json.dumps(data))
+
+
+def break_layout_deep(folder):
+    (folder / "layout.json").write_text("[" * 100_000 + "]" * 100_000)
+
+
+def break_state_huge_integer(folder):
+    (folder / "state.json").write_text('{"fps": 10.0, "positions": [[1' + "0" * 5000 + ", 1]]}")
+
+
+def break_meta_infinite_fps(folder):
+    (folder / "meta.json").write_text('{"fps": 1e400, "split": "train"}')
+
+
 @pytest.mark.parametrize(
     ("breaker", "file", "problem"),
     [
@@ -87,6 +130,18 @@ def break_unknown_key(folder):
         (break_state_count, "state.json", "one [x, y] per frame (6), got 4"),
         (break_layout_image, "layout.json", "refers to image 999, which is not in 'images'"),
         (break_layout_json, "layout.json", "is not valid JSON"),
+        (break_layout_far_polygon, "layout.json", "annotations[0] has a polygon point outside x -24..36"),
+        (
+            break_layout_huge_rle,
+            "layout.json",
+            "RLE size [1000000, 1000000] differs from the image's [8, 12]",
+        ),
+        (break_layout_compressed_rle, "layout.json", "RLE runs cover 224 pixels, the image 96"),
+        (break_layout_deep, "layout.json", "is nested deeper than 64 levels"),
+        (break_layout_list_id, "layout.json", "refers to image [100], which is not in 'images'"),
+        (break_layout_object_category, "layout.json", "has category {'id': 1}, not in 'categories'"),
+        (break_state_huge_integer, "state.json", "beyond 2**53"),
+        (break_meta_infinite_fps, "meta.json", "1e400, which overflows a float"),
         (break_audio_short, "audio.wav", "lasts 0.12 s, the video 0.60 s"),
         (break_audio_corrupt, "audio.wav", "cannot be decoded as audio"),
     ],
@@ -110,3 +165,12 @@ def test_missing_or_empty_dataset_is_an_input_error(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["data", "check", str(tmp_path / "empty")]) == 2
     assert "holds no video folders" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["frames/000001.png", "meta.json", "state.json", "layout.json", "audio.wav"])
+def test_a_fifo_is_named_not_read(tmp_path, name):  # reading it blocked data check for ever
+    folder = write_video_folder(tmp_path / "data", "a")
+    (folder / name).unlink()
+    os.mkfifo(folder / name)
+    report = check_dataset(tmp_path / "data", progress=False)
+    assert report.problems == [f"{folder / name}: is not a regular file"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import wave
 from fractions import Fraction
 from pathlib import Path, PurePosixPath
@@ -17,6 +18,7 @@ from ccvs_core.commands import data_import
 from ccvs_core.data.check import check_dataset
 from ccvs_core.data.importer import (
     assign_splits,
+    find_videos,
     import_videos,
     make_video_ids,
     resample_frames,
@@ -204,6 +206,14 @@ def test_output_inside_the_source_is_not_imported_again(src, tmp_path):
     assert [v.video_id for v in report.imported] == ["walk__a"]
     with pytest.raises(InputError, match="holds the source folder"):
         import_videos(root, tmp_path, overwrite=True, progress=False)
+
+
+def test_a_fifo_among_the_videos_is_skipped(tmp_path):  # av.open on it blocked the import for ever
+    root = tmp_path / "videos"
+    make_user_video(root / "a.webm", 4, 4, 16, 16, None)
+    os.mkfifo(root / "b.mp4")
+    assert find_videos(root) == [PurePosixPath("a.webm")]
+    assert [v.video_id for v in import_videos(root, tmp_path / "out", progress=False).imported] == ["a"]
 
 
 def test_nothing_to_import_names_the_source(src, tmp_path):

@@ -101,6 +101,9 @@ def test_image_folder_in_natural_order_and_single_images(tmp_path):
     np.testing.assert_array_equal(back[0], frames[2])  # f1, f2, f10
     np.testing.assert_array_equal(back[1], frames[0])
     assert read_frames(tmp_path / "f1.png").shape == (1, 5, 6, 3)
+    for name in ("².png", "①.png"):  # digits to str.isdigit(), not to int(): sorted as text
+        Image.fromarray(frames[0]).save(tmp_path / name)
+    assert len(read_frames(tmp_path)) == 5
 
 
 def test_write_image_round_trip_and_greyscale(tmp_path):

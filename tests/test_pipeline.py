@@ -86,6 +86,13 @@ def test_ccvs_generate_writes_a_video_and_a_grid(pipeline_dir, tmp_path, capsys)
     grid = read_image(tmp_path / "out.png")
     assert grid.shape[0] > 3 * 16 and grid.shape[1] > 6 * 16  # rows: samples, columns: time
     assert "wrote" in capsys.readouterr().out
+    # an existing output (the grid here) is not replaced silently, and nothing is written
+    out.unlink()
+    assert main([*argv, "--frames", "4", "--out", str(out)]) == 2
+    assert f"--out: {tmp_path / 'out.png'} exist(s); give --overwrite" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*argv, "--frames", "4", "--out", str(out), "--overwrite"]) == 0
+    assert read_frames(out).shape[0] == 4
 
 
 def test_ccvs_generate_names_bad_inputs(pipeline_dir, tmp_path, capsys):
@@ -98,7 +105,7 @@ def test_ccvs_generate_names_bad_inputs(pipeline_dir, tmp_path, capsys):
     assert main([*base, "--out", str(tmp_path / "x.mp4"), "--cond", "state"]) == 2
     assert "must be NAME:VALUE" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "x.mp4"), "--context-frames", "3"]) == 2
-    assert "has 1 frames, --context-frames asks for 3" in capsys.readouterr().err
+    assert "start.png: frame index 2 is past the end (it has 1 frames)" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
 
 

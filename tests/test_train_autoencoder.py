@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -23,6 +24,9 @@ def toyworld(tmp_path_factory):
     root = tmp_path_factory.mktemp("data") / "toyworld"
     generate_toyworld(ToyworldConfig(videos=10, frames=6, size=32, seed=3), root, workers=1, progress=False)
     return root
+
+
+PARTS = ("model", "ema", "image_disc", "temporal_disc", "opt_g", "opt_d", "rng")  # of a checkpoint
 
 
 def cli_argv(toyworld, out):
@@ -89,6 +93,21 @@ def test_incomplete_checkpoints_are_refused(toyworld, tmp_path):
         train(toyworld, tmp_path / "run", steps=4)
 
 
+def test_an_unreadable_latest_checkpoint_falls_back_to_the_one_before(toyworld, tmp_path, capsys):
+    whole = train(toyworld, tmp_path / "whole", steps=4, checkpoint_every=2)
+    train(toyworld, tmp_path / "run", steps=4, checkpoint_every=2)
+    model = tmp_path / "run" / "checkpoints" / "step-00000004" / "model.safetensors"
+    model.write_bytes(model.read_bytes()[:100])  # truncated by a crash of the machine
+    resumed = train(toyworld, tmp_path / "run", steps=4, checkpoint_every=2)
+    err = capsys.readouterr().err
+    assert "checkpoint step-00000004 cannot be resumed" in err and "resuming from" in err
+    assert resumed.step == 4
+    for (name, a), b in zip(
+        whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name  # steps 3-4 again from step 2: the same weights
+
+
 def test_a_killed_run_resumes_from_its_latest_checkpoint(toyworld, tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "ccvs_core.cli", "train", "autoencoder", "--data", str(toyworld)]
@@ -106,6 +125,29 @@ def test_a_killed_run_resumes_from_its_latest_checkpoint(toyworld, tmp_path):
     assert not any(p.name.startswith(".") for p in (out / "checkpoints").iterdir() if p.is_file())
     resumed = train(toyworld, out, steps=latest + 2)
     assert resumed.step == latest + 2
+
+
+def test_kills_at_random_points_leave_whole_checkpoints_and_resume_bit_identically(toyworld, tmp_path):
+    steps = 12
+    whole = train(toyworld, tmp_path / "whole", steps=steps, checkpoint_every=2)
+    out, rng = tmp_path / "run", random.Random(0)
+    command = [sys.executable, "-m", "ccvs_core.cli", *cli_argv(toyworld, out), "--steps", str(steps)]
+    command += ["--checkpoint-every", "2"]
+    for _ in range(3):  # each kill lands somewhere in the run: loading, a step, a checkpoint, an export
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 6.0))
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        for folder in (out / "checkpoints").glob("step-*") if (out / "checkpoints").is_dir() else []:
+            names = sorted(p.name for p in folder.iterdir())
+            assert names == sorted([*(f"{p}.safetensors" for p in PARTS), "state.json"]), (
+                names
+            )  # whole or absent
+    resumed = train(toyworld, out, steps=steps, checkpoint_every=2)
+    for (name, a), b in zip(
+        whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
 
 
 def test_a_frame_size_the_levels_cannot_halve_is_refused(toyworld, tmp_path, capsys):

@@ -29,7 +29,7 @@ whose plugin is not installed, holds its learnt "absent" tokens. Your own @regis
 ccvs --plugin MODULE generate ... (or CCVS_PLUGINS=MODULE).
 
 Writes --out (.mp4 or .gif: the samples side by side in every frame) and, next to it, a PNG grid
-(rows: samples, columns: time). --seed N makes sample i with seed N + i: the same seed gives the
+(rows: samples, columns: time); an output that exists is replaced only with --overwrite. --seed N makes sample i with seed N + i: the same seed gives the
 same video.
 """
 
@@ -79,6 +79,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument("--fps", type=float, help="frame rate of the output (default: the pipeline's)")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="output .mp4 or .gif")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace outputs that exist (refused by default)"
+    )
+    parser.add_argument("--yes", action="store_true", help="start even when it would take more than a day")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.set_defaults(func=run)
 
@@ -105,9 +109,11 @@ def split_conditions(specs: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ccvs_core.conditioning import predicted_conditions
     from ccvs_core.generation import SamplingConfig
-    from ccvs_core.media import make_grid, make_video_grid, read_frames, write_image, write_video
+    from ccvs_core.media import make_grid, make_video_grid, read_video_frames, write_image, write_video
     from ccvs_core.pipeline import CCVSPipeline
+    from ccvs_core.resources import check_request
 
     if args.out.suffix.lower() not in (".mp4", ".gif"):
         raise InputError("--out", f"must end in .mp4 or .gif, got '{args.out.name}'")
@@ -122,13 +128,24 @@ def run(args: argparse.Namespace) -> int:
     }  # fmt: skip
     sampling = SamplingConfig(**{k: v for k, v in given.items() if v is not None})
     values = split_conditions(args.cond)
-    context = read_frames(args.context)[:context_frames] if context_frames else None
-    if context is not None and len(context) < context_frames:
-        raise InputError(
-            args.context, f"has {len(context)} frames, --context-frames asks for {context_frames}"
-        )
+    # only the frames used are decoded: a long --context video costs what it gives
+    context = read_video_frames(args.context, range(context_frames)) if context_frames else None
     pipeline = CCVSPipeline.from_pretrained(args.model or default_model(), pick_device(args.device))
     conditions = {name: pipeline.read_condition(name, text) for name, text in values.items()}
+    outputs = [args.out, args.out.with_suffix(".png")] + [
+        args.out.with_name(f"{args.out.stem}-{name}.png")
+        for name in predicted_conditions(pipeline.conditions, list(conditions))
+    ]
+    if not 0 <= args.seed <= 2**63 - args.samples:
+        raise InputError(
+            "--seed", f"must be 0 to 2**63 - {args.samples} (sample i uses seed + i), got {args.seed}"
+        )
+    branches = 2 if sampling.guidance != 1.0 else 1
+    estimate = pipeline.generation_estimate(args.frames, args.samples, context_frames, branches)
+    check_request("ccvs generate", estimate, args.yes)
+    taken = [str(path) for path in outputs if path.exists()]
+    if taken and not args.overwrite:
+        raise InputError("--out", f"{', '.join(taken)} exist(s); give --overwrite to replace them")
     with progress_bar() as bar:
         task = bar.add_task("generating", total=args.frames - context_frames, status="")
         videos, predicted = pipeline.generate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ccvs_core.errors import InputError
@@ -20,6 +21,21 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--preset", choices=PRESET_NAMES, help="sizes (default: toyworld)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+
+
+def check_run_folders(args: argparse.Namespace) -> None:
+    """Refuse what would train wrongly or harm data before anything is written: several processes
+    (torchrun: each would train alone and rank 0 alone would save), a run folder inside the dataset."""
+    world = os.environ.get("WORLD_SIZE", "1")
+    if world != "1":
+        raise InputError(
+            "torchrun",
+            f"WORLD_SIZE={world}: ccvs train runs in one process (no gradients would be shared between "
+            "processes); start it without torchrun",
+        )
+    data, out = getattr(args, "data", None), getattr(args, "out", None)
+    if data is not None and out is not None and out.resolve().is_relative_to(data.resolve()):
+        raise InputError("--out", f"{out} is inside the dataset {data}; give a run folder outside it")
 
 
 def pick_device(requested: str | None) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
 from ccvs_core.commands import train_autoencoder, train_transformer
 from ccvs_core.commands.plugin_commands import add_plugin_commands
+from ccvs_core.commands.run_arguments import check_run_folders
 from ccvs_core.plugins import TRAIN_COMMANDS_GROUP
 
 NAME = "train"
@@ -22,3 +24,12 @@ def add_parser(subparsers: argparse._SubParsersAction, invoked: str | None = Non
     train_autoencoder.add_parser(commands)
     train_transformer.add_parser(commands)
     add_plugin_commands(commands, TRAIN_COMMANDS_GROUP, invoked)
+    for command in commands.choices.values():  # one guard for every training command, plugins' too
+        run = command.get_default("func")
+        if run is not None:
+            command.set_defaults(func=functools.partial(_checked_run, run))
+
+
+def _checked_run(run, args: argparse.Namespace) -> int:
+    check_run_folders(args)
+    return run(args)

@@ -12,10 +12,17 @@ import numpy as np
 from ccvs_core.atomic import atomic_path
 from ccvs_core.errors import InputError
 
+MAX_SAMPLE_RATE = 384_000  # Hz: the highest rate audio interfaces record
+MAX_CHANNELS = 64
 
-def read_audio(path: str | os.PathLike, stream_index: int = 0) -> tuple[np.ndarray, int]:
+
+def read_audio(
+    path: str | os.PathLike, stream_index: int = 0, max_seconds: float | None = None
+) -> tuple[np.ndarray, int]:
     """Decode an audio file (or a video file's sound track) to float32 samples ``[channels, n]``
-    in [-1, 1], with its sample rate."""
+    in [-1, 1], with its sample rate; with ``max_seconds``, only the track's beginning (decoding
+    stops there, so a long file costs what is read). Rates and channel counts past the limits above
+    are refused before decoding."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "audio file not found")
@@ -24,13 +31,27 @@ def read_audio(path: str | os.PathLike, stream_index: int = 0) -> tuple[np.ndarr
             if not container.streams.audio:
                 raise InputError(path, "has no audio stream")
             stream = container.streams.audio[stream_index]
+            codec = stream.codec_context
+            if codec is None:  # a damaged header leaves the stream without a decoder, or a rate
+                raise InputError(path, "has an audio stream that cannot be decoded (no codec)")
+            rate = int(getattr(stream, "rate", 0) or codec.sample_rate or 0)
+            channels = codec.channels
+            if not 0 < rate <= MAX_SAMPLE_RATE:
+                raise InputError(path, f"has a sample rate of {rate} Hz; 1 to {MAX_SAMPLE_RATE} Hz are read")
+            if not 0 < channels <= MAX_CHANNELS:
+                raise InputError(path, f"has {channels} channels; 1 to {MAX_CHANNELS} are read")
+            wanted = None if max_seconds is None else max(1, int(np.ceil(max_seconds * rate)))
             # Float planar output keeps channels apart whatever the stored sample format is.
             resampler = av.AudioResampler(format="fltp")
-            chunks = []
+            chunks, have = [], 0
             for frame in container.decode(stream):
-                chunks.extend(f.to_ndarray() for f in resampler.resample(frame))
-            chunks.extend(f.to_ndarray() for f in resampler.resample(None))
-            rate = stream.rate or stream.codec_context.sample_rate
+                for piece in resampler.resample(frame):
+                    chunks.append(piece.to_ndarray())
+                    have += chunks[-1].shape[1]
+                if wanted is not None and have >= wanted:
+                    break
+            else:
+                chunks.extend(f.to_ndarray() for f in resampler.resample(None))
     except InputError:
         raise
     except (av.FFmpegError, ValueError, IndexError) as err:
@@ -38,7 +59,7 @@ def read_audio(path: str | os.PathLike, stream_index: int = 0) -> tuple[np.ndarr
     if not chunks:
         raise InputError(path, "audio stream holds no samples")
     samples = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
-    return samples, int(rate)
+    return samples[:, :wanted], rate
 
 
 def write_wav(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> None:

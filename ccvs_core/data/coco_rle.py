@@ -127,3 +127,93 @@ def _parse(rle: Any, subject: str) -> tuple[int, int, np.ndarray]:
 
 def _is_count(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 0
+
+
+# Limits on COCO geometry, checked before pycocotools sees it: its C code trusts what it is given
+# (a polygon at -1e300 or an RLE whose runs overrun its size crash the process).
+MAX_IMAGE_SIDE = 16384  # pixels
+COORDINATE_MARGIN = 2  # polygon points may lie this many image sizes outside the image
+MAX_PERIMETER = 256  # a polygon's outline, in image perimeters (pycocotools rasterises every step of it)
+
+
+def check_segmentation(segmentation: Any, height: int, width: int, subject: str, where: str) -> None:
+    """Refuse (``InputError(subject, "<where> ...")``) a COCO segmentation of an image ``height`` x
+    ``width`` that is not polygons with finite points near the image, an uncompressed RLE, or a
+    compressed RLE string whose runs cover the image exactly."""
+    if not (1 <= height <= MAX_IMAGE_SIDE and 1 <= width <= MAX_IMAGE_SIDE):
+        raise InputError(
+            subject, f"{where} is on a {width}x{height} image; sides up to {MAX_IMAGE_SIDE} are read"
+        )
+    if isinstance(segmentation, list):
+        _check_polygons(segmentation, height, width, subject, where)
+        return
+    if not (isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation):
+        raise InputError(subject, f"{where} 'segmentation' must be polygons or an RLE object")
+    size = segmentation["size"]
+    if not isinstance(size, list) or size != [height, width]:
+        raise InputError(subject, f"{where} RLE size {size!r} differs from the image's {[height, width]}")
+    counts = segmentation["counts"]
+    if isinstance(counts, str):
+        counts = compressed_counts(counts, subject, where)
+    elif not (isinstance(counts, list) and all(_is_count(c) for c in counts)):
+        raise InputError(subject, f"{where} RLE 'counts' must be run lengths or a compressed string")
+    if sum(counts) != height * width:
+        raise InputError(subject, f"{where} RLE runs cover {sum(counts)} pixels, the image {height * width}")
+
+
+def compressed_counts(text: str, subject: str = "rle", where: str = "counts") -> list[int]:
+    """The run lengths of pycocotools' compressed RLE string (6-bit groups from '0', 5 bits of value
+    and a continuation bit each; from the fourth run on, each is stored as a difference to the run two
+    before), refusing characters outside the code and negative runs."""
+    counts: list[int] = []
+    value, shift = 0, 0
+    for char in text:
+        code = ord(char) - 48
+        if not 0 <= code < 64:
+            raise InputError(subject, f"{where} compressed RLE has the character {char!r}, outside '0'..'o'")
+        value |= (code & 0x1F) << shift
+        shift += 5
+        if code & 0x20:
+            continue
+        if code & 0x10:  # the sign of the last group
+            value -= 1 << shift
+        if len(counts) > 2:
+            value += counts[-2]
+        if value < 0:
+            raise InputError(subject, f"{where} compressed RLE has a negative run ({value})")
+        counts.append(value)
+        value, shift = 0, 0
+    if shift:
+        raise InputError(subject, f"{where} compressed RLE ends in the middle of a run")
+    return counts
+
+
+def _check_polygons(polygons: list, height: int, width: int, subject: str, where: str) -> None:
+    low_x, high_x = -COORDINATE_MARGIN * width, (COORDINATE_MARGIN + 1) * width
+    low_y, high_y = -COORDINATE_MARGIN * height, (COORDINATE_MARGIN + 1) * height
+    perimeter = 0.0
+    for polygon in polygons:
+        if not (isinstance(polygon, list) and len(polygon) >= 6 and len(polygon) % 2 == 0):
+            raise InputError(
+                subject, f"{where} has a polygon that is not [x1, y1, x2, y2, ...] with 3+ points"
+            )
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in polygon):
+            raise InputError(subject, f"{where} has a polygon with a value that is not a number")
+        points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+        inside = (
+            np.isfinite(points).all()
+            and (low_x <= points[:, 0]).all() and (points[:, 0] <= high_x).all()
+            and (low_y <= points[:, 1]).all() and (points[:, 1] <= high_y).all()
+        )  # fmt: skip
+        if not inside:
+            raise InputError(
+                subject,
+                f"{where} has a polygon point outside x {low_x}..{high_x}, y {low_y}..{high_y} "
+                f"(within {COORDINATE_MARGIN} image sizes of the {width}x{height} image)",
+            )
+        perimeter += np.abs(np.diff(points, axis=0, append=points[:1])).sum()
+    if perimeter > MAX_PERIMETER * 2 * (height + width):
+        raise InputError(
+            subject,
+            f"{where} has polygons {perimeter:.0f} px long; at most {MAX_PERIMETER} times the image's perimeter",
+        )

@@ -5,7 +5,6 @@ Every loader raises ``InputError`` naming the file and the problem; nothing here
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -15,7 +14,9 @@ from typing import Any, Literal
 import attrs
 import numpy as np
 
+from ccvs_core.data.coco_rle import check_segmentation
 from ccvs_core.errors import InputError
+from ccvs_core.json_text import parse_json
 
 META = "meta.json"
 FRAMES_DIR = "frames"
@@ -35,12 +36,14 @@ def frame_name(index: int) -> str:
 
 def read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(path, f"cannot be read ({err})") from None
-    except json.JSONDecodeError as err:
+    try:
+        return parse_json(text)
+    except ValueError as err:  # json.JSONDecodeError included
         raise InputError(path, f"is not valid JSON ({err})") from None
 
 
@@ -87,6 +90,12 @@ def load_meta(folder: Path) -> VideoMeta:
     return VideoMeta(float(fps), split, label, num_frames, source)
 
 
+def check_regular(path: Path) -> None:
+    """Refuse a ``path`` that exists but is not a regular file (a FIFO, a socket, a device, a folder)."""
+    if os.path.lexists(path) and not path.is_file():
+        raise InputError(path, "is not a regular file")
+
+
 def frame_files(folder: Path) -> list[Path]:
     """The PNGs of ``folder/frames``, checked to be numbered 000000.png, 000001.png, ... without gaps."""
     frames_dir = folder / FRAMES_DIR
@@ -94,6 +103,7 @@ def frame_files(folder: Path) -> list[Path]:
     if not names:
         raise InputError(frames_dir, "holds no frames")
     for expected, name in enumerate(names):
+        check_regular(frames_dir / name)
         match = _FRAME_NAME.match(name)
         if not match:
             raise InputError(
@@ -171,37 +181,14 @@ def load_layout(path: Path, num_frames: int, frame_size: tuple[int, int]) -> dic
         where = f"annotations[{i}]"
         if not isinstance(ann, dict):
             raise InputError(path, f"{where} must be an object")
-        if ann.get("image_id") not in images:
+        if _id(ann.get("image_id")) not in images:
             raise InputError(
                 path, f"{where} refers to image {ann.get('image_id')!r}, which is not in 'images'"
             )
-        if ann.get("category_id") not in categories:
+        if _id(ann.get("category_id")) not in categories:
             raise InputError(path, f"{where} has category {ann.get('category_id')!r}, not in 'categories'")
-        _check_segmentation(path, where, ann.get("segmentation"), (h, w))
+        check_segmentation(ann.get("segmentation"), h, w, str(path), where)
     return data
-
-
-def _check_segmentation(path: Path, where: str, seg: Any, size: tuple[int, int]) -> None:
-    if isinstance(seg, list):
-        for polygon in seg:
-            if not (isinstance(polygon, list) and len(polygon) >= 6 and len(polygon) % 2 == 0):
-                raise InputError(
-                    path, f"{where} has a polygon that is not [x1, y1, x2, y2, ...] with 3+ points"
-                )
-            if not all(_number(v) for v in polygon):
-                raise InputError(path, f"{where} has a polygon with a value that is not a finite number")
-        return
-    if isinstance(seg, dict) and "counts" in seg and "size" in seg:
-        if list(seg["size"]) != list(size):
-            raise InputError(path, f"{where} RLE size {seg['size']} differs from the frame size {list(size)}")
-        counts = seg["counts"]
-        if isinstance(counts, list):
-            if not all(isinstance(c, int) and c >= 0 for c in counts) or sum(counts) != size[0] * size[1]:
-                raise InputError(path, f"{where} RLE counts must be non-negative and sum to height*width")
-        elif not isinstance(counts, str):
-            raise InputError(path, f"{where} RLE counts must be a list of run lengths or a compressed string")
-        return
-    raise InputError(path, f"{where} 'segmentation' must be polygons or an RLE object")
 
 
 def list_video_folders(root: str | os.PathLike) -> list[Path]:
@@ -213,3 +200,8 @@ def list_video_folders(root: str | os.PathLike) -> list[Path]:
     if not folders:
         raise InputError(root, "holds no video folders (see docs/dataset-format.md)")
     return folders
+
+
+def _id(value: Any) -> Any:
+    """An annotation's id as a lookup key: a list or an object (unhashable) matches no id."""
+    return value if isinstance(value, int | str | float | None) else None

@@ -189,8 +189,8 @@ def _check_folders(src: Path, out: Path, overwrite: bool) -> None:
 def find_videos(src: Path, exclude: Path | None = None) -> list[PurePosixPath]:
     """Video files under ``src`` by extension (any case), relative to it, sorted.
 
-    Hidden files and folders (name starting with '.', such as macOS's ``._clip.mp4``) and the
-    ``exclude`` folder (the output, when it lies inside ``src``) are skipped.
+    Hidden files and folders (name starting with '.', such as macOS's ``._clip.mp4``), what is not a
+    regular file (a FIFO, a socket) and the ``exclude`` folder (the output, when it lies inside ``src``) are skipped.
     """
     excluded = exclude.resolve() if exclude is not None else None
     found = []
@@ -200,7 +200,8 @@ def find_videos(src: Path, exclude: Path | None = None) -> list[PurePosixPath]:
             name for name in subfolders if not name.startswith(".") and (here / name).resolve() != excluded
         )
         for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in VIDEO_EXTENSIONS:
+            regular = (here / name).is_file()  # a FIFO named clip.mp4 would block its reader for ever
+            if not name.startswith(".") and Path(name).suffix.lower() in VIDEO_EXTENSIONS and regular:
                 found.append(PurePosixPath((here / name).relative_to(src).as_posix()))
     return sorted(found)
 
@@ -268,7 +269,11 @@ def _import_video(item: _SourceItem, folder: Path, options: _Options) -> Importe
     """Write one dataset folder for ``item`` atomically; an InputError when the file is unusable."""
     probe = _probe(item.path)
     out_fps = options.fps or probe.fps
-    with atomic_path(folder, directory=True) as tmp, contextlib.closing(iter_frames(item.path)) as frames:
+    # not synced one by one: the dataset's own atomic folder syncs them all at once
+    with (
+        atomic_path(folder, directory=True, durable=False) as tmp,
+        contextlib.closing(iter_frames(item.path)) as frames,
+    ):
         frames = _converted(frames, probe.fps, options)
         num_frames, (height, width) = _write_frames(frames, tmp, options.frame_format, out_fps)
         if probe.has_audio:
@@ -375,7 +380,7 @@ def _write_frames(frames: Iterable, folder: Path, frame_format: str, fps: Fracti
     if frame_format == "mp4":
         writer = video_writer(folder / "video.mp4", fps)
     else:
-        writer = frame_folder_writer(folder / "frames")
+        writer = frame_folder_writer(folder / "frames", durable=False)
     with writer as sink:
         for frame in frames:
             sink.write(frame)

@@ -16,14 +16,14 @@ on the number of videos or workers, and the same seed writes the same bytes.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -279,9 +279,10 @@ def motion_flow(truth: dict[str, Any], t0: int, t1: int) -> np.ndarray:
 
 
 def write_video_folder(video: ToyworldVideo, folder: str | os.PathLike) -> None:
-    """Write one video in the dataset format; the folder appears complete or not at all."""
+    """Write one video in the dataset format; the folder appears complete or not at all (not synced
+    to disk: generate_toyworld syncs the whole dataset once)."""
     folder = Path(folder)
-    with atomic_path(folder, directory=True) as tmp:
+    with atomic_path(folder, directory=True, durable=False) as tmp:
         (tmp / FRAMES_DIR).mkdir()
         for t, frame in enumerate(video.frames):
             path = tmp / FRAMES_DIR / frame_name(t)
@@ -324,8 +325,9 @@ def generate_toyworld(
     overwrite: bool = False,
     progress: bool = True,
 ) -> ToyworldSummary:
-    """Write the dataset ``config`` describes into ``out`` (one folder per video, ``toyworld.json``
-    last), with a pool of ``workers`` processes (default: one per CPU core).
+    """Write the dataset ``config`` describes into ``out`` (one folder per video and ``toyworld.json``),
+    with a pool of ``workers`` processes (default: one per CPU core). It is built in a temporary folder
+    beside ``out`` and renamed when complete: ``out`` holds a whole dataset or none (or the old one).
 
     A non-empty ``out`` is refused unless ``overwrite``; even then only a previous toyworld dataset
     (video folders and toyworld.json) is replaced."""
@@ -333,21 +335,22 @@ def generate_toyworld(
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise InputError("workers", f"must be >= 1, got {workers}")
-    _prepare_output(out, config.videos, overwrite)
+    _check_output(out, overwrite)
     start = time.perf_counter()
     splits: Counter = Counter()
     classes: Counter = Counter()
     hits = pushes = 0
-    with _chunk_results(config, out, workers) as results, progress_bar(disable=not progress) as bar:
-        task = bar.add_task("toyworld", total=config.videos, status="")
-        for chunk in results:
-            for split, motion_class, video_hits, video_pushes in chunk:
-                splits[split] += 1
-                classes[motion_class] += 1
-                hits += video_hits
-                pushes += video_pushes
-            bar.advance(task, len(chunk))
-    config.to_json(out / "toyworld.json")
+    with atomic_path(out, directory=True) as building:
+        with _chunk_results(config, building, workers) as results, progress_bar(disable=not progress) as bar:
+            task = bar.add_task("toyworld", total=config.videos, status="")
+            for chunk in results:
+                for split, motion_class, video_hits, video_pushes in chunk:
+                    splits[split] += 1
+                    classes[motion_class] += 1
+                    hits += video_hits
+                    pushes += video_pushes
+                bar.advance(task, len(chunk))
+        config.to_json(building / "toyworld.json")
     return ToyworldSummary(
         root=out,
         config=config,
@@ -360,11 +363,12 @@ def generate_toyworld(
     )
 
 
-def _prepare_output(out: Path, videos: int, overwrite: bool) -> None:
-    """Refuse an unusable ``out``; with ``overwrite``, remove what a new dataset would not replace."""
+def _check_output(out: Path, overwrite: bool) -> None:
+    """Refuse an unusable ``out``: a file, or a folder with anything but a toyworld dataset (which only
+    ``overwrite`` replaces, once the new one is complete)."""
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder")
-    entries = [e for e in out.iterdir() if not e.name.startswith(".")] if out.exists() else []
+    entries = list(out.iterdir()) if out.exists() else []
     if entries and not overwrite:
         raise InputError(
             out, "is not empty", "pass --overwrite to replace a toyworld dataset, or choose another folder"
@@ -376,12 +380,6 @@ def _prepare_output(out: Path, videos: int, overwrite: bool) -> None:
             out,
             f"holds '{foreign[0].name}', which is not part of a toyworld dataset; refusing to overwrite it",
         )
-    for entry in ours:  # the new toyworld.json is written last: without it a dataset is incomplete
-        if entry.name == "toyworld.json":
-            entry.unlink()
-        elif int(entry.name[1:]) >= videos or entry.name != video_name(int(entry.name[1:]), videos):
-            shutil.rmtree(entry)
-    out.mkdir(parents=True, exist_ok=True)
 
 
 @contextlib.contextmanager
@@ -392,16 +390,30 @@ def _chunk_results(config: ToyworldConfig, out: Path, workers: int) -> Iterator[
     The worker processes start here, before the caller's progress bar starts its thread (forking a
     process that has threads can deadlock)."""
     per_chunk = max(1, min(16, config.videos // (8 * workers)))
-    chunks = [range(i, min(i + per_chunk, config.videos)) for i in range(0, config.videos, per_chunk)]
-    if workers == 1 or len(chunks) == 1:
+    chunks = (range(i, min(i + per_chunk, config.videos)) for i in range(0, config.videos, per_chunk))
+    count = -(-config.videos // per_chunk)
+    if workers == 1 or count == 1:
         yield (_write_chunk(config, out, chunk) for chunk in chunks)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-        futures = [pool.submit(_write_chunk, config, out, chunk) for chunk in chunks]
+    with ProcessPoolExecutor(max_workers=min(workers, count)) as pool:
         try:
-            yield (future.result() for future in as_completed(futures))
+            yield _in_flight(pool, config, out, chunks, 2 * workers)
         finally:
             pool.shutdown(cancel_futures=True)  # on an error, do not render the rest
+
+
+def _in_flight(
+    pool, config: ToyworldConfig, out: Path, chunks: Iterator[range], limit: int
+) -> Iterator[list]:
+    """The chunks' results as they finish, with at most ``limit`` submitted at a time: memory does not
+    grow with the number of videos."""
+    pending = {pool.submit(_write_chunk, config, out, chunk) for chunk in itertools.islice(chunks, limit)}
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        pending |= {
+            pool.submit(_write_chunk, config, out, chunk) for chunk in itertools.islice(chunks, len(done))
+        }
+        yield from (future.result() for future in done)
 
 
 def _write_chunk(config: ToyworldConfig, out: Path, indices: range) -> list[tuple]:

@@ -15,7 +15,9 @@ from ccvs_core.data.format import (
     LAYOUT_FILE,
     STATE_FILE,
     TRUTH_FILE,
+    VIDEO_FILE,
     VideoMeta,
+    check_regular,
     frame_files,
     frame_name,
     frames_source,
@@ -77,6 +79,8 @@ def _png_size(path: Path, verify: bool = False) -> tuple[int, int]:
 
 def index_video(folder: Path, *, verify_frames: bool = False) -> VideoRecord:
     """Read ``meta.json`` and count the frames. ``verify_frames`` opens every PNG (``ccvs data check``)."""
+    for name in ("meta.json", AUDIO_FILE, STATE_FILE, LAYOUT_FILE, TRUTH_FILE, VIDEO_FILE):
+        check_regular(folder / name)  # a FIFO would block its reader for ever
     meta = load_meta(folder)
     source = frames_source(folder)
     if source.name == FRAMES_DIR:

@@ -1,10 +1,16 @@
-"""Exported models: a folder with ``config.json`` and ``model.safetensors`` (DESIGN.md §5)."""
+"""Exported models: a folder with ``config.json`` and ``model.safetensors`` (DESIGN.md §5).
+
+``load_exported`` rebuilds any of them (the autoencoder, a plugin's sound tokenizer or position
+estimator): the config is read strictly, the module is first built on the meta device and checked
+against the weights' header, and only then built and loaded for real."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
@@ -13,10 +19,21 @@ from ccvs_core.config import AutoencoderConfig
 from ccvs_core.config_base import Config
 from ccvs_core.errors import CheckpointError
 from ccvs_core.models.autoencoder import FlowAutoencoder
-from ccvs_core.weights import load_json, load_module, load_tensors, save_tensors
+from ccvs_core.weights import (
+    check_header,
+    checkpoint_config,
+    field_explainer,
+    load_json,
+    load_module,
+    load_tensors,
+    read_header,
+    save_tensors,
+)
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+C = TypeVar("C", bound=Config)
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 def export_module(
@@ -46,18 +63,43 @@ def autoencoder_frame_size(folder: str | os.PathLike) -> tuple[int, int]:
     info = load_json(path)
     if not isinstance(info, dict) or "frame_size" not in info:
         raise CheckpointError(path, "has no 'frame_size' (export it again with ccvs train autoencoder)")
-    return tuple(info["frame_size"])
+    size = info["frame_size"]
+    if not (
+        isinstance(size, list)
+        and len(size) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
+    ):
+        raise CheckpointError(path, f"field 'frame_size' must be [height, width], got {size!r}")
+    return tuple(size)
+
+
+def load_exported(
+    folder: str | os.PathLike,
+    name: str,
+    config_class: type[C],
+    build: Callable[[C], M],
+    device: str | torch.device = "cpu",
+) -> tuple[M, dict]:
+    """(the module ``export_module(module, name, ...)`` wrote to ``folder``, its ``config.json``), rebuilt
+    with ``build(config)``. Every bad field, and every tensor whose name, shape, dtype or values disagree
+    with the module, is a CheckpointError naming the file and the field or tensor; the config is
+    checked against the weights' header before anything is allocated."""
+    folder = Path(folder)
+    config_path, weights = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    data = load_json(config_path)
+    if not isinstance(data, dict) or name not in data:
+        raise CheckpointError(config_path, f"has no '{name}' config")
+    config = checkpoint_config(config_class, data[name], config_path, f"{name}.")
+    header = read_header(weights)
+    with torch.device("meta"):  # shapes and dtypes only: a config of 10**9 codes costs nothing here
+        expected = build(config).state_dict()
+    explain = field_explainer({name: data[name]}, CONFIG_FILE)
+    check_header(expected, header, weights, prefix=f"{name}.", explain=explain)
+    model = build(config)
+    load_module(model, load_tensors(weights), weights, prefix=f"{name}.")
+    return model.to(device).eval(), data
 
 
 def load_autoencoder(folder: str | os.PathLike, device: str | torch.device = "cpu") -> FlowAutoencoder:
     """Rebuild the autoencoder a folder holds; a missing, malformed or mismatched file is a CheckpointError."""
-    folder = Path(folder)
-    config_path = folder / CONFIG_FILE
-    data = load_json(config_path)
-    if not isinstance(data, dict) or "autoencoder" not in data:
-        raise CheckpointError(config_path, "has no 'autoencoder' config")
-    config = AutoencoderConfig.from_dict(data["autoencoder"], source=str(config_path), prefix="autoencoder.")
-    model = FlowAutoencoder(config)
-    weights = folder / WEIGHTS_FILE
-    load_module(model, load_tensors(weights), weights, prefix="autoencoder.")
-    return model.to(device).eval()
+    return load_exported(folder, "autoencoder", AutoencoderConfig, FlowAutoencoder, device)[0]

@@ -16,7 +16,7 @@ from ccvs_core.conditioning import build_layout, condition_context
 from ccvs_core.conditions import Condition, check_spec, get_condition
 from ccvs_core.config import TransformerConfig
 from ccvs_core.data.clips import Clip
-from ccvs_core.errors import CCVSError, InputError
+from ccvs_core.errors import CCVSError, InputError, PluginError
 from ccvs_core.models.autoencoder import FlowAutoencoder
 from ccvs_core.models.transformer import VideoTransformer, next_token_loss, slot_token_loss
 from ccvs_core.sequence import SequenceLayout
@@ -257,7 +257,12 @@ def check_parse_errors(suite: ConditionConformance, p: Prepared) -> None:
     for value in suite.bad_values:
         try:
             read_condition(p.condition, value)
-        except CCVSError:
+        except CCVSError as err:
+            cause = err.__cause__  # the core's PluginError around a bare exception of parse()
+            if isinstance(err, PluginError) and cause is not None and not isinstance(cause, CCVSError):
+                raise fail(
+                    "parse_errors", f"'{value}' raised {type(cause).__name__}: {cause}, not a ccvs error"
+                ) from err
             continue
         except Exception as err:
             raise fail(

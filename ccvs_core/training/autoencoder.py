@@ -119,9 +119,7 @@ class AutoencoderTrainer:
             self.sample_clips = first_clips(data, 8, (cfg.size, cfg.size))
         except InputError:
             self.sample_clips = first_clips(data, cfg.clip_frames, (cfg.size, cfg.size))
-        latest = self.checkpoints.latest()
-        if latest is not None:
-            self._resume(latest)
+        self.checkpoints.resume(self._resume)
         if self.main:  # plan_run checked that a resumed run changes only what may change (its steps, ...)
             run.to_json(self.out / RUN_FILE)
 

@@ -12,12 +12,14 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ccvs_core.atomic import atomic_path
+from ccvs_core.console import console
 from ccvs_core.errors import CheckpointError
 from ccvs_core.weights import load_json, load_tensors, save_tensors
 
@@ -83,6 +85,24 @@ class CheckpointManager:
         for _, old in self.steps()[: -self.keep]:
             shutil.rmtree(old, ignore_errors=True)
         return path
+
+    def resume(self, restore: Callable[[Path], None]) -> Path | None:
+        """``restore(folder)`` the newest checkpoint that restores, saying so for each one before it that
+        does not (a file truncated by a crash of the machine); None without checkpoints. When none
+        restores, the newest one's error is raised (a changed model fails them all alike)."""
+        first_error = None
+        for _, path in reversed(self.steps()):
+            try:
+                restore(path)
+                return path
+            except CheckpointError as err:
+                first_error = first_error or err
+                console.print(
+                    f"[yellow]checkpoint {path.name} cannot be resumed ({err}); trying the one before"
+                )
+        if first_error is not None:
+            raise first_error
+        return None
 
     def load(self, path: str | os.PathLike) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
         """(parts, state) of one checkpoint folder; anything missing or malformed is a CheckpointError."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from ccvs_core.console import console, progress_bar
+from ccvs_core.errors import CheckpointError
 from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
 from ccvs_core.weights import load_module
 
@@ -35,15 +36,21 @@ def train_steps(
     step reached. ``after_step(generator)`` runs after each update (e.g. dead-code restarts)."""
     checkpoints = CheckpointManager(out / "checkpoints")
     step = 0
-    latest = checkpoints.latest()
-    if latest is not None:
-        parts, state = checkpoints.load(latest)
-        load_module(model, parts["model"], latest / "model.safetensors")
-        load_optimizer(
-            optimizer, parts["optimizer"], state["optimizer"], str(latest / "optimizer.safetensors")
-        )
+
+    def restore(path: Path) -> None:
+        nonlocal step
+        parts, state = checkpoints.load(path)
+        for name in ("model", "optimizer"):
+            if name not in parts:
+                raise CheckpointError(
+                    path / f"{name}.safetensors", "file not found (an incomplete checkpoint?)"
+                )
+        load_module(model, parts["model"], path / "model.safetensors")
+        load_optimizer(optimizer, parts["optimizer"], state["optimizer"], str(path / "optimizer.safetensors"))
         step = state["step"]
-        console.print(f"resuming from {latest} (step {step})")
+        console.print(f"resuming from {path} (step {step})")
+
+    checkpoints.resume(restore)
     with progress_bar(disable=not progress) as bar:
         task = bar.add_task(description, total=steps, completed=step, status="")
         while step < steps:

@@ -84,10 +84,7 @@ class TransformerTrainer:
         self.tokens, self.tracks = self._split_tokens(clips, "train")
         self.held_out = self._held_out_windows(data) if self.main else None
         self.sample_clips = first_clips(data, window, run.frame_size)
-        latest = self.checkpoints.latest()
-        if latest is not None:
-            self._resume(latest)
-        elif run.init_from is not None:
+        if self.checkpoints.resume(self._resume) is None and run.init_from is not None:
             self._initialise(Path(run.init_from))
         if self.main:
             run.to_json(self.out / RUN_FILE)

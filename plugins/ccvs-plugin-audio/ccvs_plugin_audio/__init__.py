@@ -29,9 +29,7 @@ from ccvs_core import (
     Timeline,
     at_least,
     greater_than,
-    load_json,
-    load_module,
-    load_tensors,
+    load_exported,
 )
 from ccvs_plugin_audio.sound import Sound, frame_windows, log_spectrogram, onset_tokens, read_sound
 from ccvs_plugin_audio.tokenizer import SoundTokenizer, SoundTokenizerConfig
@@ -85,15 +83,12 @@ class AudioCondition(Condition):
     def prepare(self, videos: Sequence[Any], context: ConditionContext) -> None:
         """Load the trained sound tokenizer (trained on its own, by ``ccvs train audio-tokenizer``) and
         take its sizes into the config."""
-        folder = self._tokenizer_folder()
-        data = load_json(folder / "config.json")
-        if not isinstance(data, dict) or "sound_tokenizer" not in data:
-            raise InputError(folder / "config.json", "is not a sound tokenizer (no 'sound_tokenizer' config)")
-        sound = SoundTokenizerConfig.from_dict(data["sound_tokenizer"], source=str(folder / "config.json"))
-        self.config = self.config.replace(sound=sound)
-        self.tokenizer = SoundTokenizer(sound).eval()
-        weights = folder / "model.safetensors"
-        load_module(self.tokenizer, load_tensors(weights), weights, prefix="sound_tokenizer.")
+        # checked field by field and against the weights' header before it is built
+        tokenizer, _ = load_exported(
+            self._tokenizer_folder(), "sound_tokenizer", SoundTokenizerConfig, SoundTokenizer
+        )
+        self.config = self.config.replace(sound=tokenizer.config)
+        self.tokenizer = tokenizer
 
     def _tokenizer_folder(self) -> Path:
         if not self.config.tokenizer:

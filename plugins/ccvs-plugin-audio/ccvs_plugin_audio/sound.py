@@ -12,6 +12,8 @@ import torchaudio
 
 from ccvs_core import InputError, Timeline, read_audio
 
+MAX_SECONDS = 600.0  # of a track given to --cond audio: (a generated video uses seconds of it)
+
 
 @attrs.frozen(eq=False)
 class Sound:
@@ -45,8 +47,11 @@ class Sound:
 def read_sound(path: str | os.PathLike, pad: bool = False) -> Sound:
     """Any audio file (WAV, FLAC, OGG, MP3, or a video's sound track), any rate, mono or stereo. Decoded by
     ccvs-core's PyAV reader: torchaudio 2.9's own loader needs torchcodec, which ccvs does not depend on."""
-    samples, rate = read_audio(path)  # InputError naming the file when missing or undecodable
-    return Sound.from_channels(samples, rate, str(path), pad)
+    samples, rate = read_audio(path, max_seconds=MAX_SECONDS)  # InputError naming a bad file
+    cut = samples.shape[1] >= MAX_SECONDS * rate
+    return Sound.from_channels(
+        samples, rate, f"{path} (its first {MAX_SECONDS:g} s)" if cut else str(path), pad
+    )
 
 
 def frame_windows(sound: Sound, timeline: Timeline) -> torch.Tensor:

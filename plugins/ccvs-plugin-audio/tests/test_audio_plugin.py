@@ -59,6 +59,15 @@ def test_any_rate_and_channel_count_is_read_and_resampled(tmp_path):
     assert sound.resampled(16000).samples.shape == (16000,)
 
 
+def test_a_long_track_is_read_up_to_the_limit_and_says_so(tmp_path, monkeypatch):
+    from ccvs_plugin_audio import sound as sound_module
+
+    write_wav(tmp_path / "long.wav", np.zeros((1, 8000 * 5), np.float32), 8000)
+    monkeypatch.setattr(sound_module, "MAX_SECONDS", 2.0)  # 600 s in use: a test keeps it small
+    sound = read_sound(tmp_path / "long.wav")
+    assert sound.samples.shape == (16000,) and sound.source.endswith("long.wav (its first 2 s)")
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [(b"RIFF not really a wave file", "cannot be decoded as audio"), (None, "audio file not found")],
@@ -214,3 +223,18 @@ def test_ccvs_trains_and_generates_with_a_sound_track(tokenizer_dir, world, tmp_
     base[4] += ",pad=true"
     assert run_cli(base) == 0
     assert read_frames(tmp_path / "b.gif").shape[0] == 9
+
+
+def test_a_tokenizer_folder_is_checked_before_it_is_built(tokenizer_dir, tmp_path):
+    import shutil
+
+    from ccvs_core import CheckpointError
+
+    folder = tmp_path / "tokenizer"
+    shutil.copytree(tokenizer_dir / "tokenizer", folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["sound_tokenizer"]["codebook_size"] = 10**9  # would allocate tens of GB if built first
+    (folder / "config.json").write_text(json.dumps(config))
+    condition = AudioCondition(AudioConfig(tokenizer=str(folder)))
+    with pytest.raises(CheckpointError, match=r"codebook_size"):
+        condition.prepare([], None)

@@ -8,6 +8,7 @@ so ``--cond class:walk`` means the same token at generation time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,7 +49,7 @@ class ClassCondition(Condition):
     def parse(self, spec: str, options: Any) -> str:
         """A class name, or its index in the class list."""
         spec = spec.strip()
-        if spec.isdigit() and self.config.classes:
+        if re.fullmatch(r"[0-9]{1,9}", spec) and self.config.classes:  # ASCII: "²" is a digit to isdigit()
             index = int(spec)
             if index >= len(self.config.classes):
                 raise InputError(

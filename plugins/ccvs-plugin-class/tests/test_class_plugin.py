@@ -43,6 +43,9 @@ def test_parse_takes_a_name_or_an_index_and_lists_the_known_ones():
         c.parse("jump", options)
     with pytest.raises(InputError, match="index out of range: there are 3 classes"):
         c.parse("3", options)
+    for name in ("²", "①", "1" * 5000):  # str.isdigit() and int() disagree on these: an error, not a crash
+        with pytest.raises(InputError, match="unknown class"):
+            c.parse(name, options)
     with pytest.raises(InputError, match="no class list yet"):
         condition().parse("walk", options)
 

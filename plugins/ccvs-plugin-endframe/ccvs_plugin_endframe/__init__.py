@@ -13,6 +13,7 @@ transformer reads the end frame with what it already knows of each code. Its own
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,7 +32,7 @@ from ccvs_core import (
     Slot,
     Timeline,
     at_least,
-    read_frames,
+    iter_frames,
     ssim,
 )
 
@@ -66,7 +67,10 @@ class EndFrameCondition(Condition):
             raise InputError(
                 f"--cond endframe:{spec}", "file not found (give the target last frame, an image)"
             )
-        return read_frames(path)[-1]
+        last = collections.deque(iter_frames(path), maxlen=1)  # one frame in memory at a time
+        if not last:
+            raise InputError(path, "holds no frames")
+        return last[0]
 
     def from_sample(self, clip: Clip) -> np.ndarray:
         return clip.frames[-1].numpy()

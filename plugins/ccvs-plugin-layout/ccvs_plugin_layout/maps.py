@@ -5,7 +5,6 @@ class list), mapped to the video's frames, and pooled to a coarse token grid.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Sequence
@@ -17,19 +16,34 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from ccvs_core import FrameGeometry, InputError
+from ccvs_core import MAX_IMAGE_SIDE, FrameGeometry, InputError, check_segmentation, read_json
+
+MAX_LABELS = 2**30  # class-map pixels of one layout file (1 GiB): its frames are scaled down to the model's
 
 
 @attrs.frozen(eq=False)
 class LayoutMaps:
-    """Class maps ``[T, H, W]`` (int64; 0 = background), one per video frame from frame 0."""
+    """Class maps ``[T, H, W]`` (integers; 0 = background), one per video frame from frame 0."""
 
     maps: np.ndarray
     source: str = "layout"
 
 
-def coco_category_names(data: dict[str, Any]) -> dict[int, str]:
-    return {int(c["id"]): str(c["name"]) for c in data.get("categories", [])}
+def coco_category_names(data: dict[str, Any], source: str) -> dict[int, str]:
+    names = {}
+    for i, category in enumerate(data.get("categories", [])):
+        if not (
+            isinstance(category, dict)
+            and _integer(category.get("id"))
+            and isinstance(category.get("name"), str)
+        ):
+            raise InputError(source, f"categories[{i}] needs an integer 'id' and a string 'name'")
+        names[category["id"]] = category["name"]
+    return names
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def segmentation_mask(segmentation: Any, height: int, width: int) -> np.ndarray:
@@ -58,7 +72,7 @@ def coco_maps(
         isinstance(data.get(k), list) for k in ("images", "annotations", "categories")
     ):
         raise InputError(source, "must be a COCO object with 'images', 'annotations' and 'categories' lists")
-    names = coco_category_names(data)
+    names = coco_category_names(data, source)
     index = {name: i + 1 for i, name in enumerate(classes)}
     unknown = sorted({n for n in names.values() if n not in index})
     if unknown:
@@ -70,27 +84,38 @@ def coco_maps(
         raise InputError(source, "has no images (one per frame)")
     order = {}
     for i, image in enumerate(images):
-        if not isinstance(image, dict) or not all(
-            isinstance(image.get(k), int) for k in ("id", "width", "height")
-        ):
+        if not isinstance(image, dict) or not all(_integer(image.get(k)) for k in ("id", "width", "height")):
             raise InputError(source, f"images[{i}] needs integer 'id', 'width' and 'height'")
         order[image["id"]] = frames[image["id"]] if frames else image.get("frame_index", i)
+        if not _integer(order[image["id"]]):
+            raise InputError(source, f"images[{i}] 'frame_index' must be an integer")
     if sorted(order.values()) != list(range(len(order))):
         raise InputError(source, "images must cover frames 0, 1, 2, ... once each ('frame_index')")
     height, width = images[0]["height"], images[0]["width"]
     if any((im["height"], im["width"]) != (height, width) for im in images):
         raise InputError(source, "images have different sizes; one layout per frame of one video is expected")
-    maps = np.zeros((len(images), height, width), dtype=np.int64)
+    if not (1 <= height <= MAX_IMAGE_SIDE and 1 <= width <= MAX_IMAGE_SIDE):
+        raise InputError(
+            source, f"images are {width}x{height}; sides of 1 to {MAX_IMAGE_SIDE} pixels are read"
+        )
+    if len(images) * height * width > MAX_LABELS:
+        raise InputError(
+            source,
+            f"{len(images)} images of {width}x{height} need {len(images) * height * width / 2**30:.1f} GiB of "
+            f"class maps; at most {MAX_LABELS / 2**30:.0f} GiB are read",
+        )
+    maps = np.zeros((len(images), height, width), dtype=np.uint8 if len(classes) < 256 else np.int32)
     for i, ann in enumerate(data["annotations"]):
-        if not isinstance(ann, dict) or ann.get("image_id") not in order:
+        if not isinstance(ann, dict) or _id(ann.get("image_id")) not in order:
             raise InputError(
                 source,
                 f"annotations[{i}] refers to image {ann.get('image_id') if isinstance(ann, dict) else None!r}, which is not in 'images'",
             )
-        if ann.get("category_id") not in names:
+        if _id(ann.get("category_id")) not in names:
             raise InputError(
                 source, f"annotations[{i}] has category {ann.get('category_id')!r}, not in 'categories'"
             )
+        check_segmentation(ann.get("segmentation"), height, width, source, f"annotations[{i}]")
         try:
             mask = segmentation_mask(ann.get("segmentation"), height, width)
         except Exception as err:  # pycocotools raises plain Exceptions on malformed input
@@ -108,11 +133,7 @@ def coco_maps(
 
 def read_coco_file(path: str | os.PathLike, classes: Sequence[str]) -> LayoutMaps:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(path, f"cannot be read as JSON ({err})") from err
-    return coco_maps(data, classes, str(path))
+    return coco_maps(read_json(path), classes, str(path))
 
 
 def read_label_pngs(folder: str | os.PathLike, classes: Sequence[str]) -> LayoutMaps:
@@ -209,3 +230,8 @@ def palette(num_classes: int) -> np.ndarray:
     k = (np.array([5, 3, 1])[None] + hues[:, None] * 6) % 6  # HSV -> RGB with saturation = value = 1
     rgb = 1 - np.clip(np.minimum(k, 4 - k), 0, 1)
     return np.round(np.concatenate([np.zeros((1, 3)), rgb]) * 255).astype(np.uint8)
+
+
+def _id(value: Any) -> Any:
+    """An annotation's id as a lookup key: a list or an object (unhashable) matches no id."""
+    return value if isinstance(value, int | str | float | None) else None

@@ -86,6 +86,11 @@ def coco(frames=2, size=(8, 12), **changes):
     return data
 
 
+def annotated(segmentation):
+    """The change to ``coco()`` that gives its first image one annotation of this segmentation."""
+    return {"annotations": [{"id": 1, "image_id": 10, "category_id": 1, "segmentation": segmentation}]}
+
+
 def write(tmp_path, data, name="layout.json"):
     path = tmp_path / name
     path.write_text(json.dumps(data) if not isinstance(data, str) else data)
@@ -123,11 +128,27 @@ def test_coco_polygons_and_rle_become_class_maps(tmp_path):
                     {"id": 1, "image_id": 10, "category_id": 1, "segmentation": {"counts": [1, 2]}}
                 ]
             },
-            "pycocotools cannot decode",
+            "must be polygons or an RLE object",
         ),
         (
             {"annotations": [{"id": 1, "image_id": 10, "category_id": 1, "segmentation": 5}]},
-            "pycocotools cannot decode",
+            "must be polygons or an RLE object",
+        ),
+        # each of these crashed the process in pycocotools, or allocated terabytes, or was a traceback
+        (annotated([[-1e300, 0, 10, 0, 10, 5]]), r"polygon point outside x -24\.\.36"),
+        (annotated([[-1e9, 0, 1e9, 0, 10, 1e9]]), "polygon point outside"),
+        (annotated({"size": [1000000, 1000000], "counts": [10**12]}), "RLE size .1000000, 1000000. differs"),
+        (annotated({"size": [8, 12], "counts": "P1P1P1P1P1"}), "RLE runs cover 224 pixels, the image 96"),
+        (annotated({"size": [8, 12], "counts": "0z"}), "the character 'z'"),
+        ({"images": [{"id": 10, "width": 10**6, "height": 10**6}]}, "images are 1000000x1000000; sides of 1"),
+        ({"images": [{"id": 10 + t, "width": 16384, "height": 16384} for t in range(5)]}, "need 1.2 GiB"),
+        ({"images": [{"id": 10, "width": 12, "height": 8, "frame_index": "0"}]}, "'frame_index' must be an"),
+        ({"categories": [{"id": "1", "name": "car"}]}, r"categories\[0\] needs an integer 'id'"),
+        ({"categories": [{"id": 1}]}, r"categories\[0\] needs an integer 'id' and a string 'name'"),
+        ({"categories": ["car"]}, r"categories\[0\] needs"),
+        (
+            {"annotations": [{"id": 1, "image_id": [10], "category_id": 1, "segmentation": []}]},
+            "refers to image",
         ),
     ],
 )
@@ -136,8 +157,10 @@ def test_bad_coco_files_name_the_file_and_the_problem(tmp_path, change, problem)
     with pytest.raises(InputError, match=problem) as err:
         read_coco_file(path, CLASSES)
     assert "layout.json" in str(err.value)
-    with pytest.raises(InputError, match="cannot be read as JSON"):
+    with pytest.raises(InputError, match="is not valid JSON"):
         read_coco_file(write(tmp_path, "{oops", "broken.json"), CLASSES)
+    with pytest.raises(InputError, match="nested deeper than 64 levels"):
+        read_coco_file(write(tmp_path, "[" * 100_000 + "]" * 100_000, "deep.json"), CLASSES)
 
 
 def test_label_pngs(tmp_path):

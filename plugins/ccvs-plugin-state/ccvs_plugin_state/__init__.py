@@ -17,7 +17,6 @@ mapped to the training frames).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +36,7 @@ from ccvs_core import (
     Slot,
     Timeline,
     at_least,
+    read_json,
 )
 
 __version__ = "0.4.0"
@@ -79,10 +79,7 @@ def read_trajectory(path: str | Path, frame_size: tuple[int, int] | None = None)
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "trajectory file not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(path, f"is not valid JSON ({err})") from err
+    data = read_json(path)
     if not isinstance(data, dict) or "positions" not in data or "fps" not in data:
         raise InputError(path, 'must be an object {"fps": F, "positions": [[x, y], ...]}')
     unknown = sorted(set(data) - {"fps", "positions", "size"})

@@ -121,10 +121,10 @@ def test_size_maps_positions_like_the_context_frames(tmp_path):
             {"fps": 10, "positions": [[1, 2], [1, "NaN"]]},
             r"positions\[1\] must be \[x, y\] with finite numbers",
         ),
-        (
-            '{"fps": 10, "positions": [[1, 2], [NaN, 3]]}',
-            r"positions\[1\] must be \[x, y\] with finite numbers",
-        ),
+        ('{"fps": 10, "positions": [[1, 2], [NaN, 3]]}', "is not valid JSON .holds NaN"),
+        ('{"fps": 1e400, "positions": [[1, 2]]}', "1e400, which overflows a float"),
+        ('{"fps": 10, "positions": [[1' + "0" * 5000 + ", 2]]}", r"beyond 2\*\*53"),
+        ("[" * 100_000 + "]" * 100_000, "nested deeper than 64 levels"),
         ({"fps": 10, "positions": [[1, 2]], "size": [0, 5]}, "'size' must be"),
     ],
 )
