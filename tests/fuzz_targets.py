@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+import torch
 
 from ccvs_core.errors import CCVSError
 
@@ -276,6 +277,7 @@ def _isolated(target: Target, seed: int, folder: Path) -> str | None:
     pid = os.fork()
     if pid == 0:  # the case, with limits; its verdict goes back through the pipe
         os.close(read)
+        torch.set_num_threads(1)  # the parent's OpenMP pool does not survive a fork: using it hangs
         limit = _address_space() + CASE_MEMORY
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         signal.alarm(CASE_SECONDS)
