@@ -19,7 +19,7 @@ from ccvs_core.config import AutoencoderConfig, AutoencoderTrainingConfig, Discr
 from ccvs_core.config_base import Config
 from ccvs_core.console import console, progress_bar
 from ccvs_core.data.clips import ClipDataset, first_clips
-from ccvs_core.errors import CheckpointError, ConfigError, InputError
+from ccvs_core.errors import ConfigError, InputError
 from ccvs_core.models.autoencoder import FlowAutoencoder
 from ccvs_core.models.discriminators import ImageDiscriminator, TemporalDiscriminator
 from ccvs_core.models.io import export_autoencoder
@@ -228,12 +228,9 @@ class AutoencoderTrainer:
         export_autoencoder(self.ema.model, self.out / EXPORT_DIR, extra=extra)
 
     def _resume(self, path: Path) -> None:
-        parts, state = self.checkpoints.load(path)
-        for name in ("model", "ema", "image_disc", "temporal_disc", "opt_g", "opt_d", "rng"):
-            if name not in parts:
-                raise CheckpointError(
-                    path / f"{name}.safetensors", "file not found (an incomplete checkpoint?)"
-                )
+        parts, state = self.checkpoints.load(
+            path, required=("model", "ema", "image_disc", "temporal_disc", "opt_g", "opt_d", "rng")
+        )
         load_module(self.model, parts["model"], path / "model.safetensors")
         load_module(self.ema.model, parts["ema"], path / "ema.safetensors")
         load_module(self.image_disc, parts["image_disc"], path / "image_disc.safetensors")

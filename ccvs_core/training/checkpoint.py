@@ -12,7 +12,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,12 +104,20 @@ class CheckpointManager:
             raise first_error
         return None
 
-    def load(self, path: str | os.PathLike) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-        """(parts, state) of one checkpoint folder; anything missing or malformed is a CheckpointError."""
+    def load(
+        self, path: str | os.PathLike, required: Sequence[str] = ()
+    ) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+        """(parts, state) of one checkpoint folder, which must hold the ``required`` parts; anything
+        missing or malformed is a CheckpointError."""
         path = Path(path)
         state_path = path / STATE_FILE
         state = load_json(state_path, missing="file not found (an incomplete checkpoint?)")
         if not isinstance(state, dict) or not isinstance(state.get("step"), int):
             raise CheckpointError(state_path, "has no integer 'step'")
+        for name in required:
+            if not (path / f"{name}.safetensors").is_file():
+                raise CheckpointError(
+                    path / f"{name}.safetensors", "file not found (an incomplete checkpoint?)"
+                )
         parts = {p.stem: load_tensors(p) for p in sorted(path.glob("*.safetensors"))}
         return parts, state

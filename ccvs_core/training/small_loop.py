@@ -11,7 +11,6 @@ from pathlib import Path
 import torch
 
 from ccvs_core.console import console, progress_bar
-from ccvs_core.errors import CheckpointError
 from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
 from ccvs_core.weights import load_module
 
@@ -39,12 +38,7 @@ def train_steps(
 
     def restore(path: Path) -> None:
         nonlocal step
-        parts, state = checkpoints.load(path)
-        for name in ("model", "optimizer"):
-            if name not in parts:
-                raise CheckpointError(
-                    path / f"{name}.safetensors", "file not found (an incomplete checkpoint?)"
-                )
+        parts, state = checkpoints.load(path, required=("model", "optimizer"))
         load_module(model, parts["model"], path / "model.safetensors")
         load_optimizer(optimizer, parts["optimizer"], state["optimizer"], str(path / "optimizer.safetensors"))
         step = state["step"]

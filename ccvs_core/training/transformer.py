@@ -282,12 +282,7 @@ class TransformerTrainer:
             )
 
     def _resume(self, path: Path) -> None:
-        parts, state = self.checkpoints.load(path)
-        for name in ("model", "optimizer", "rng"):
-            if name not in parts:
-                raise CheckpointError(
-                    path / f"{name}.safetensors", "file not found (an incomplete checkpoint?)"
-                )
+        parts, state = self.checkpoints.load(path, required=("model", "optimizer", "rng"))
         load_module(self.model, parts["model"], path / "model.safetensors")
         load_optimizer(
             self.optimizer, parts["optimizer"], state["optimizer"], str(path / "optimizer.safetensors")
