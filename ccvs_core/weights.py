@@ -104,6 +104,20 @@ def check_header(
             raise CheckpointError(source, f"tensor '{prefix}{key}' {problem}")
 
 
+def check_built(
+    build: Callable[[], nn.Module],
+    header: dict[str, StoredTensor],
+    source: str | os.PathLike,
+    prefix: str = "",
+    explain: Callable[[tuple[int, ...], tuple[int, ...]], str | None] | None = None,
+) -> None:
+    """``check_header`` against the module ``build()`` makes, built on the meta device: shapes and dtypes
+    only, so a config of 10**9 codes or a huge width costs nothing here."""
+    with torch.device("meta"):
+        expected = build().state_dict()
+    check_header(expected, header, source, prefix, explain)
+
+
 def load_module(
     module: nn.Module, tensors: dict[str, torch.Tensor], source: str | os.PathLike, prefix: str = ""
 ) -> None:

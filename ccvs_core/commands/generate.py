@@ -29,8 +29,8 @@ whose plugin is not installed, holds its learnt "absent" tokens. Your own @regis
 ccvs --plugin MODULE generate ... (or CCVS_PLUGINS=MODULE).
 
 Writes --out (.mp4 or .gif: the samples side by side in every frame) and, next to it, a PNG grid
-(rows: samples, columns: time); an output that exists is replaced only with --overwrite. --seed N makes sample i with seed N + i: the same seed gives the
-same video.
+(rows: samples, columns: time); an output that exists is replaced only with --overwrite. --seed N
+makes sample i with seed N + i: the same seed gives the same video.
 """
 
 
