@@ -156,6 +156,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="pipeline folder (default: the shipped model)")
     parser.add_argument("--data", type=Path, required=True, help="the recipe's toyworld")
     parser.add_argument("--videos", type=int, default=80)
+    parser.add_argument("--val-videos", type=int, help="videos of the val split that choose W (default: --videos)")
     parser.add_argument("--samples", type=int, default=2)
     parser.add_argument("--guidance", default="1", help="comma-separated weights; 1 is always scored")
     parser.add_argument("--split", default="test", choices=("val", "test"))
@@ -166,20 +167,20 @@ def main() -> None:
     pipeline = CCVSPipeline.from_pretrained(args.model or default_model())
     weights = sorted({1.0, *(float(w) for w in args.guidance.split(","))})
 
-    def clips_of(split):
+    def clips_of(split, videos):
         data = ClipDataset(
             args.data, num_frames=FRAMES, size=pipeline.frame_size, split=split, crop="first", with_truth=True
         )
-        return [data[i] for i in range(min(args.videos, len(data)))]
+        return [data[i] for i in range(min(videos, len(data)))]
 
     classify = motion_classifier(args.data, pipeline.frame_size)
-    result = {"videos": args.videos, "samples": args.samples, "weights": weights}
+    result = {"videos": args.videos, "val_videos": args.val_videos or args.videos, "samples": args.samples, "weights": weights}
     best = {name: 1.0 for name in pipeline.conditions}
     if len(weights) > 1:
-        val = control(pipeline, clips_of("val"), classify, args.samples, weights)
+        val = control(pipeline, clips_of("val", args.val_videos or args.videos), classify, args.samples, weights)
         best = {name: max(weights, key=lambda w: val[w][name]["fraction"]) for name in pipeline.conditions}
         result["val"] = {str(w): rows for w, rows in val.items()}
-    clips = clips_of(args.split)
+    clips = clips_of(args.split, args.videos)
     tested = control(pipeline, clips, classify, args.samples, sorted({1.0, *best.values()}))
     result[args.split] = {str(w): rows for w, rows in tested.items()}
     result["best_weight"] = best

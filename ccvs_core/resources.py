@@ -37,6 +37,16 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def device_memory(device: str = "cpu") -> int:
+    """Bytes free where a computation on ``device`` ("cpu", "cuda", "cuda:1") keeps its tensors: the
+    GPU's own memory for cuda."""
+    if str(device).startswith("cuda"):
+        import torch  # only here: the data commands run without it
+
+        return torch.cuda.mem_get_info(torch.device(device))[0]
+    return available_memory()
+
+
 def free_disk(path: str | os.PathLike) -> int:
     """Free bytes on the file system that holds ``path`` (or its nearest existing parent)."""
     path = Path(path).resolve()
@@ -46,14 +56,19 @@ def free_disk(path: str | os.PathLike) -> int:
 
 
 def check_request(
-    subject: str, estimate: Estimate, yes: bool, disk_at: str | os.PathLike | None = None
+    subject: str,
+    estimate: Estimate,
+    yes: bool,
+    disk_at: str | os.PathLike | None = None,
+    device: str = "cpu",
 ) -> None:
-    """Refuse (``InputError`` naming ``subject``) a request whose memory or disk exceeds the machine's,
-    or whose time exceeds a day without ``yes``; print a line when it exceeds an hour."""
-    memory = available_memory()
+    """Refuse (``InputError`` naming ``subject``) a request whose memory (on ``device``) or disk exceeds
+    the machine's, or whose time exceeds a day without ``yes``; print a line when it exceeds an hour."""
+    memory = device_memory(device)
     if estimate.memory > memory:
+        where = str(device) if str(device).startswith("cuda") else "this machine"
         raise InputError(
-            subject, f"needs about {_size(estimate.memory)} of memory; this machine has {_size(memory)} free"
+            subject, f"needs about {_size(estimate.memory)} of memory; {where} has {_size(memory)} free"
         )
     if disk_at is not None and estimate.disk > (free := free_disk(disk_at)):
         raise InputError(

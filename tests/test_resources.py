@@ -2,6 +2,7 @@
 ones are announced, and past a day they need --yes."""
 
 import pytest
+import torch
 
 from ccvs_core import resources
 from ccvs_core.cli import main
@@ -56,3 +57,26 @@ def test_generate_refuses_requests_past_the_machine_before_sampling(
     assert main(["generate", "--out", str(out), *flags]) == 2  # the shipped model
     assert problem in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_training_estimates_grow_with_the_request_and_extrapolate_exactly():
+    from ccvs_core.training.autoencoder import plan_run
+    from ccvs_core.training.cost import autoencoder_cost, linear_beyond, meta_cost
+
+    run = plan_run("unused", "tiny", {})
+    one, many = autoencoder_cost(run, 1), autoencoder_cost(run, 1000)
+    assert many.seconds == pytest.approx(1000 * one.seconds) and many.memory == one.memory
+    wider = plan_run("unused", "tiny", {"autoencoder": {"channels": (64, 128)}})
+    assert autoencoder_cost(wider, 1).memory > one.memory and autoencoder_cost(wider, 1).seconds > one.seconds
+
+    def layers(n: int) -> tuple[float, float]:  # n matrix products of [4, 8] by [8, 8]
+        def forward():
+            x = torch.empty(4, 8, requires_grad=True)
+            for _ in range(n):
+                x = x @ torch.empty(8, 8)
+            return x.sum()
+
+        return meta_cost(forward)
+
+    assert linear_beyond(layers, 50, 2) == layers(50)
+    assert layers(50)[0] == 50 * 2 * (2 * 4 * 8 * 8)  # forward, and backward to x (the weights need none)

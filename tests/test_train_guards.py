@@ -23,3 +23,28 @@ def test_a_run_folder_inside_the_dataset_is_refused(tmp_path, capsys):
         assert main(["train", "autoencoder", "--data", str(data), "--out", str(out)]) == 2
         assert f"--out: {out} is inside the dataset {data}" in capsys.readouterr().err
     assert list(data.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "problem"),
+    [
+        (["autoencoder", "--channels", "4096,8192"], "ccvs train autoencoder: needs about"),
+        (["autoencoder", "--steps", str(10**9)], "ccvs train autoencoder: would take about"),
+        (["transformer", "--width", str(2**20), "--heads", "8"], "ccvs train transformer: needs about"),
+        (["transformer", "--layers", str(10**6)], "ccvs train transformer: needs about"),
+        (["transformer", "--steps", str(10**12)], "ccvs train transformer: would take about"),
+    ],
+)
+def test_training_past_the_machine_is_refused_before_anything_is_built(
+    flags, problem, stage1, tmp_path, capsys
+):
+    data, autoencoder = stage1
+    extra = ["--autoencoder", str(autoencoder)] if flags[0] == "transformer" else []
+    argv = ["train", *flags, "--data", str(data), "--out", str(tmp_path / "run"), "--preset", "tiny", *extra]
+    with pytest.MonkeyPatch.context() as patch:  # the trainers' models are never built
+        for module in ("autoencoder.FlowAutoencoder", "transformer.VideoTransformer"):
+            patch.setattr(f"ccvs_core.training.{module}", lambda *a, **k: pytest.fail("a model was built"))
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert problem in err and ("free" in err or "give --yes" in err), err
+    assert not (tmp_path / "run").exists()

@@ -10,7 +10,7 @@ from ccvs_core.errors import InputError
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """--data, --out, --preset and --device."""
+    """--data, --out, --preset, --device and --yes."""
     from ccvs_core.config import PRESET_NAMES
 
     parser.add_argument(
@@ -21,6 +21,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--preset", choices=PRESET_NAMES, help="sizes (default: toyworld)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument(
+        "--yes", action="store_true", help="start even when the estimate says it takes more than a day"
+    )
 
 
 def check_run_folders(args: argparse.Namespace) -> None:

@@ -24,6 +24,9 @@ usage), and autoencoder/ (the EMA weights: config.json + model.safetensors), ref
 checkpoint. Run the same command again to resume from the latest checkpoint; only --steps,
 --checkpoint-every, --sample-every and --num-workers may change between runs.
 
+Before anything is built, the run's memory and time are estimated (one step on the meta device):
+a run the machine cannot hold is refused, one of more than a day needs --yes.
+
 Without --vgg-weights the perceptual (VGG) term of Eq. 4 is off. No weights are downloaded: give
 torchvision's ImageNet VGG16 file (vgg16-397923af.pth) or the same state dict as .safetensors.
 """
@@ -66,7 +69,9 @@ def _channels(text: str | None) -> tuple[int, ...] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ccvs_core.resources import check_request
     from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
+    from ccvs_core.training.cost import autoencoder_cost, steps_left
 
     overrides = {
         "training": {
@@ -81,7 +86,10 @@ def run(args: argparse.Namespace) -> int:
         },
     }  # fmt: skip
     config = plan_run(args.out, args.preset, overrides)
-    trainer = AutoencoderTrainer(config, args.data, args.out, device=pick_device(args.device))
+    device = pick_device(args.device)
+    steps = steps_left(args.out, config.training.steps)
+    check_request("ccvs train autoencoder", autoencoder_cost(config, steps, device), args.yes, device=device)
+    trainer = AutoencoderTrainer(config, args.data, args.out, device=device)
     export = trainer.fit()
     out.print(f"trained to step {trainer.step}; EMA autoencoder exported to {export}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,9 @@ it on other videos. The model's size comes from DIR (--layers, --heads, --width 
 both models share (frame tokens, and conditions of the same name and size) keep their weights; the
 new condition slots start fresh (an end frame's rows as the frame tokens', a state's as the places
 it points at). Resuming reads the latest checkpoint, not DIR.
+
+Before the model is built, the run's memory and time are estimated (one step on the meta device):
+a run the machine cannot hold is refused, one of more than a day needs --yes.
 """
 
 
@@ -105,6 +109,7 @@ def parse_condition_flags(flags: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ccvs_core.resources import check_request
     from ccvs_core.training.transformer import TransformerTrainer
     from ccvs_core.training.transformer_run import plan_transformer_run
 
@@ -123,7 +128,9 @@ def run(args: argparse.Namespace) -> int:
     config = plan_transformer_run(
         args.out, args.autoencoder, args.preset, overrides, conditions, args.init_from
     )
-    trainer = TransformerTrainer(config, args.data, args.out, device=pick_device(args.device))
+    device = pick_device(args.device)
+    guard = functools.partial(check_request, "ccvs train transformer", yes=args.yes, device=device)
+    trainer = TransformerTrainer(config, args.data, args.out, device=device, guard=guard)
     export = trainer.fit()
     out.print(f"trained to step {trainer.step}; transformer exported to {export}")
     return 0

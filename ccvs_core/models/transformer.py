@@ -252,7 +252,7 @@ class VideoTransformer(nn.Module):
         positions = slice(start, start + tokens.shape[1])
         time = self.time(self.time_ids[positions])  # [n, D]
         targeted = self.targeted[positions]
-        if self.gap is not None and bool(targeted.any()):
+        if self.gap is not None and bool(self.layout.target_mask[positions].any()):  # no device sync
             if gaps is None:
                 raise ValueError("this layout has target slots: pass their gaps (SequenceLayout.gap_ids)")
             gap = self.gap(gaps[:, positions].clamp(0, self.config.max_gap))  # [B, n, D]

@@ -189,7 +189,7 @@ class AutoencoderTrainer:
         stats["restarted"] = restarted
         stats["contexts"] = choices.contexts
         if out.flow_error is not None:
-            stats["view_epe"] = out.flow_error
+            stats["view_epe"] = out.flow_error.item()
         return stats
 
     def _loader(self) -> torch.utils.data.DataLoader:

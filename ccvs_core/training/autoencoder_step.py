@@ -40,7 +40,7 @@ class GeneratorOutput:
     decoded: torch.Tensor  # [B, T, 3, H, W]
     tokens: torch.Tensor  # [B, T, h, w]
     z: torch.Tensor  # [B*T, F, h, w] encoder outputs (for dead-code restarts)
-    flow_error: float | None  # end-point error of the finest flow on the augmented views, pixels
+    flow_error: torch.Tensor | None  # end-point error of the finest flow on the augmented views, pixels
 
 
 def _frame(encoded: Encoded, b: int, t: int) -> Encoded:
@@ -55,14 +55,19 @@ def _rolled(encoded: Encoded) -> Encoded:
 
 def _view_losses(
     out: Decoded, index: int, flow: torch.Tensor, mask: torch.Tensor
-) -> tuple[torch.Tensor, float]:
-    """Eq. 7 at every level for the context ``index`` (the augmented view), and its finest-level EPE."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. 7 at every level for the context ``index`` (the augmented view), and its finest-level EPE
+    (a tensor: no host sync here, and the step also runs on the meta device to estimate its cost)."""
     terms = [
         contextual_loss(f[:, index], flow, m[:, index], mask)
         for f, m in zip(out.flows, out.masks, strict=True)
     ]
     finest = out.flows[-1][:, index].detach()
-    epe = (finest - flow).norm(dim=1).mean().item() if finest.shape[-2:] == flow.shape[-2:] else float("nan")
+    epe = (
+        (finest - flow).norm(dim=1).mean()
+        if finest.shape[-2:] == flow.shape[-2:]
+        else finest.new_full((), float("nan"))
+    )
     return torch.stack(terms).mean(), epe
 
 
@@ -123,7 +128,7 @@ def generator_losses(
             temporal_disc(rearrange(frames, "b t c h w -> b c t h w"))
         )  # Eq. 6 for Δi and Δt
     tokens = rearrange(quantized.tokens, "(b t) h w -> b t h w", b=b)
-    flow_error = sum(epes) / len(epes) if epes else None
+    flow_error = torch.stack(epes).mean() if epes else None
     return GeneratorOutput(losses, frames, tokens, encoded.z.detach(), flow_error)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -33,9 +33,11 @@ from ccvs_core.models.io import WEIGHTS_FILE, export_module, load_autoencoder
 from ccvs_core.models.transfer import transfer_weights
 from ccvs_core.models.transformer import VideoTransformer
 from ccvs_core.pipeline_format import PipelineParts
+from ccvs_core.resources import Estimate
 from ccvs_core.training import distributed
 from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
 from ccvs_core.training.conditions import build_conditions
+from ccvs_core.training.cost import steps_left, transformer_cost
 from ccvs_core.training.run_log import append_log, truncate_log
 from ccvs_core.training.sampler import DrawSampler
 from ccvs_core.training.token_cache import cache_key, condition_tracks, video_tokens
@@ -53,7 +55,12 @@ HELD_OUT_WINDOWS = 64
 
 
 class TransformerTrainer:
-    def __init__(self, run: TransformerRunConfig, data: str | os.PathLike, out: str | os.PathLike, device: str = "cpu", progress: bool = True):  # fmt: skip
+    def __init__(
+        self, run: TransformerRunConfig, data: str | os.PathLike, out: str | os.PathLike, device: str = "cpu",
+        progress: bool = True, guard: Callable[[Estimate], None] | None = None,
+    ):  # fmt: skip
+        """``guard``: called with the run's estimated memory and time once the sequence layout is known,
+        before the model is built (``resources.check_request`` refuses what the machine cannot hold)."""
         self.run, self.out, self.device = run, Path(out), torch.device(device)
         cfg = run.training
         self.main = distributed.is_main()
@@ -67,6 +74,9 @@ class TransformerTrainer:
         self.layout = build_layout(
             self.autoencoder.config, run.transformer, run.frame_size, slots_of(self.conditions)
         )
+        if guard is not None:
+            steps = steps_left(self.out, cfg.steps)
+            guard(transformer_cost(run, self.layout, self.autoencoder.config.codebook_size, steps, device))
         torch.manual_seed(cfg.seed)
         self.model = VideoTransformer(run.transformer, self.layout, self.autoencoder.config.codebook_size).to(
             self.device
