@@ -156,7 +156,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="pipeline folder (default: the shipped model)")
     parser.add_argument("--data", type=Path, required=True, help="the recipe's toyworld")
     parser.add_argument("--videos", type=int, default=80)
-    parser.add_argument("--val-videos", type=int, help="videos of the val split that choose W (default: --videos)")
+    parser.add_argument(
+        "--val-videos", type=int, help="videos of the val split that choose W (default: --videos)"
+    )
     parser.add_argument("--samples", type=int, default=2)
     parser.add_argument("--guidance", default="1", help="comma-separated weights; 1 is always scored")
     parser.add_argument("--split", default="test", choices=("val", "test"))
@@ -174,10 +176,17 @@ def main() -> None:
         return [data[i] for i in range(min(videos, len(data)))]
 
     classify = motion_classifier(args.data, pipeline.frame_size)
-    result = {"videos": args.videos, "val_videos": args.val_videos or args.videos, "samples": args.samples, "weights": weights}
+    result = {
+        "videos": args.videos,
+        "val_videos": args.val_videos or args.videos,
+        "samples": args.samples,
+        "weights": weights,
+    }
     best = {name: 1.0 for name in pipeline.conditions}
     if len(weights) > 1:
-        val = control(pipeline, clips_of("val", args.val_videos or args.videos), classify, args.samples, weights)
+        val = control(
+            pipeline, clips_of("val", args.val_videos or args.videos), classify, args.samples, weights
+        )
         best = {name: max(weights, key=lambda w: val[w][name]["fraction"]) for name in pipeline.conditions}
         result["val"] = {str(w): rows for w, rows in val.items()}
     clips = clips_of(args.split, args.videos)
