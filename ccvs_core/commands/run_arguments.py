@@ -26,15 +26,16 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_run_folders(args: argparse.Namespace) -> None:
-    """Refuse what would train wrongly or harm data before anything is written: several processes
-    (torchrun: each would train alone and rank 0 alone would save), a run folder inside the dataset."""
+def check_run_folders(args: argparse.Namespace, distributed: bool = False) -> None:
+    """Refuse what would train wrongly or harm data before anything is written: several processes for
+    a command that is not ``distributed`` (under torchrun each would train alone and rank 0 alone
+    would save), a run folder inside the dataset."""
     world = os.environ.get("WORLD_SIZE", "1")
-    if world != "1":
+    if world != "1" and not distributed:
         raise InputError(
             "torchrun",
-            f"WORLD_SIZE={world}: ccvs train runs in one process (no gradients would be shared between "
-            "processes); start it without torchrun",
+            f"WORLD_SIZE={world}: this command trains in one process (no gradients would be shared "
+            "between processes); start it without torchrun (ccvs train transformer runs under it)",
         )
     data, out = getattr(args, "data", None), getattr(args, "out", None)
     if data is not None and out is not None and out.resolve().is_relative_to(data.resolve()):

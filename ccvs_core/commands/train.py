@@ -11,6 +11,7 @@ from ccvs_core.commands.run_arguments import check_run_folders
 from ccvs_core.plugins import TRAIN_COMMANDS_GROUP
 
 NAME = "train"
+DISTRIBUTED = {"transformer"}  # the commands that train as one job under torchrun
 
 
 def add_parser(subparsers: argparse._SubParsersAction, invoked: str | None = None) -> None:
@@ -24,12 +25,12 @@ def add_parser(subparsers: argparse._SubParsersAction, invoked: str | None = Non
     train_autoencoder.add_parser(commands)
     train_transformer.add_parser(commands)
     add_plugin_commands(commands, TRAIN_COMMANDS_GROUP, invoked)
-    for command in commands.choices.values():  # one guard for every training command, plugins' too
+    for name, command in commands.choices.items():  # one guard for every training command, plugins' too
         run = command.get_default("func")
         if run is not None:
-            command.set_defaults(func=functools.partial(_checked_run, run))
+            command.set_defaults(func=functools.partial(_checked_run, run, name in DISTRIBUTED))
 
 
-def _checked_run(run, args: argparse.Namespace) -> int:
-    check_run_folders(args)
+def _checked_run(run, distributed: bool, args: argparse.Namespace) -> int:
+    check_run_folders(args, distributed)
     return run(args)

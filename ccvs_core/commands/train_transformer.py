@@ -110,6 +110,7 @@ def parse_condition_flags(flags: list[str]) -> dict[str, dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     from ccvs_core.resources import check_request
+    from ccvs_core.training import distributed
     from ccvs_core.training.transformer import TransformerTrainer
     from ccvs_core.training.transformer_run import plan_transformer_run
 
@@ -128,9 +129,10 @@ def run(args: argparse.Namespace) -> int:
     config = plan_transformer_run(
         args.out, args.autoencoder, args.preset, overrides, conditions, args.init_from
     )
-    device = pick_device(args.device)
-    guard = functools.partial(check_request, "ccvs train transformer", yes=args.yes, device=device)
-    trainer = TransformerTrainer(config, args.data, args.out, device=device, guard=guard)
-    export = trainer.fit()
-    out.print(f"trained to step {trainer.step}; transformer exported to {export}")
+    with distributed.process_group(pick_device(args.device)) as device:
+        guard = functools.partial(check_request, "ccvs train transformer", yes=args.yes, device=device)
+        trainer = TransformerTrainer(config, args.data, args.out, device=device, guard=guard)
+        export = trainer.fit()
+    if distributed.is_main():
+        out.print(f"trained to step {trainer.step}; transformer exported to {export}")
     return 0

@@ -21,6 +21,7 @@ from ccvs_core.data.clips import ClipDataset, FrameGeometry
 from ccvs_core.data.video import read_record_frames
 from ccvs_core.errors import InputError
 from ccvs_core.models.autoencoder import FlowAutoencoder, frames_to_tensor
+from ccvs_core.training import distributed
 from ccvs_core.training.conditions import video_tokens as condition_video_tokens
 from ccvs_core.weights import file_sha256, load_tensors, save_tensors
 
@@ -52,14 +53,18 @@ def video_tokens(
             if set(tokens) == {v.id for v in clips.videos}:
                 return tokens
     model.eval()
-    tokens = {}
-    for record in track(clips.videos, "tokenizing videos", disable=not progress):
-        geometry = FrameGeometry.cover(record.size, clips.size)
-        frames = read_record_frames(record, range(record.num_frames))
-        resized = torch.stack([torch.from_numpy(geometry.apply(f).copy()) for f in frames])
-        tokens[record.id] = tokenize_video(model, resized)
-    save_tensors(cache, tokens, metadata=key)
-    return tokens
+
+    def share(rank: int, world: int) -> dict[str, torch.Tensor]:
+        tokens = {}
+        for record in track(clips.videos[rank::world], "tokenizing videos", disable=not progress):
+            geometry = FrameGeometry.cover(record.size, clips.size)
+            frames = read_record_frames(record, range(record.num_frames))
+            resized = torch.stack([torch.from_numpy(geometry.apply(f).copy()) for f in frames])
+            tokens[record.id] = tokenize_video(model, resized)
+        return tokens
+
+    distributed.shared_cache(cache, share, lambda path, tokens: save_tensors(path, tokens, metadata=key))
+    return load_tensors(cache)
 
 
 def condition_digest(conditions: dict[str, Condition]) -> str:
@@ -87,24 +92,33 @@ def condition_tracks(
     key = {**key, "conditions_sha256": condition_digest(conditions)}
     ids = {v.id for v in clips.videos}
     if cache.is_file() and _metadata(cache) == key:
-        flat = load_tensors(cache)
-        tracks: dict = {}
-        for name, value in flat.items():
-            video, condition, slot = name.split("/")
-            tracks.setdefault(video, {}).setdefault(condition, {})[slot] = value
+        tracks = _tracks(load_tensors(cache))
         if set(tracks) == ids:
             return tracks
-    tracks, flat = {}, {}
-    for v, record in enumerate(track(clips.videos, "tokenizing conditions", disable=not progress)):
-        sample = clips.video_clip(v)
-        for name, condition in conditions.items():
-            try:
-                tokens = condition_video_tokens(condition, sample)
-            except InputError as err:
-                raise InputError(record.folder, f"condition '{name}': {err}") from err
-            tracks.setdefault(record.id, {})[name] = tokens
-            flat.update({f"{record.id}/{name}/{slot}": value for slot, value in tokens.items()})
-    save_tensors(cache, flat, metadata=key)
+
+    def share(rank: int, world: int) -> dict[str, torch.Tensor]:
+        flat = {}
+        mine = range(rank, len(clips.videos), world)
+        for v in track(mine, "tokenizing conditions", disable=not progress):
+            record, sample = clips.videos[v], clips.video_clip(v)
+            for name, condition in conditions.items():
+                try:
+                    tokens = condition_video_tokens(condition, sample)
+                except InputError as err:
+                    raise InputError(record.folder, f"condition '{name}': {err}") from err
+                flat.update({f"{record.id}/{name}/{slot}": value for slot, value in tokens.items()})
+        return flat
+
+    distributed.shared_cache(cache, share, lambda path, flat: save_tensors(path, flat, metadata=key))
+    return _tracks(load_tensors(cache))
+
+
+def _tracks(flat: dict[str, torch.Tensor]) -> dict[str, dict[str, dict[str, torch.Tensor]]]:
+    """``{video/condition/slot: tokens}`` -> ``{video: {condition: {slot: tokens}}}``."""
+    tracks: dict = {}
+    for name, value in flat.items():
+        video, condition, slot = name.split("/")
+        tracks.setdefault(video, {}).setdefault(condition, {})[slot] = value
     return tracks
 
 

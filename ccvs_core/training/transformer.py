@@ -42,7 +42,7 @@ from ccvs_core.training.run_log import append_log, truncate_log
 from ccvs_core.training.sampler import DrawSampler
 from ccvs_core.training.token_cache import cache_key, condition_tracks, video_tokens
 from ccvs_core.training.transformer_data import TokenClips
-from ccvs_core.training.transformer_loss import batch_loss, held_out_loss
+from ccvs_core.training.transformer_loss import WindowLoss, batch_loss, held_out_loss
 from ccvs_core.training.transformer_run import RUN_FILE, TransformerRunConfig
 from ccvs_core.weights import load_module
 
@@ -65,6 +65,7 @@ class TransformerTrainer:
         cfg = run.training
         self.main = distributed.is_main()
         self.progress = progress and self.main
+        self.batch = distributed.share(cfg.batch_size)  # this process's part of the global batch
         self.autoencoder = load_autoencoder(run.autoencoder, self.device).requires_grad_(False)
         window = run.transformer.window
         clips = ClipDataset(data, num_frames=window, size=run.frame_size, split="train", crop="first")
@@ -92,12 +93,18 @@ class TransformerTrainer:
         self.step = 0
         self.checkpoints = CheckpointManager(self.out / "checkpoints")
         self.tokens, self.tracks = self._split_tokens(clips, "train")
-        self.held_out = self._held_out_windows(data) if self.main else None
+        held_out = self._held_out_windows(data)  # every process tokenizes its share of the val split
+        self.held_out = held_out if self.main else None
         self.sample_clips = first_clips(data, window, run.frame_size)
         if self.checkpoints.resume(self._resume) is None and run.init_from is not None:
             self._initialise(Path(run.init_from))
         if self.main:
             run.to_json(self.out / RUN_FILE)
+        # the loss as one module, in DDP under torchrun: it averages the gradients over the processes
+        self.loss = WindowLoss(self.model)
+        if distributed.active():
+            ids = [self.device] if self.device.type == "cuda" else None
+            self.loss = torch.nn.parallel.DistributedDataParallel(self.loss, device_ids=ids)
 
     def _split_tokens(self, clips: ClipDataset, split: str) -> tuple[dict, dict]:
         """The frame tokens and condition tracks of every video of ``clips``, cached as ``tokens/SPLIT*``."""
@@ -149,9 +156,12 @@ class TransformerTrainer:
             self._target_slots(),
             self.run.transformer.max_gap,
         )
-        start = self.step * cfg.batch_size * distributed.world_size()
+        # rank r takes draws r, r + world, ... of each global batch: together, one process's batch
+        start = self.step * cfg.batch_size
         sampler = DrawSampler(len(dataset), cfg.seed, start, distributed.rank(), distributed.world_size())
-        loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler)
+        loader = torch.utils.data.DataLoader(dataset, batch_size=self.batch, sampler=sampler)
+        if distributed.active() and self.main:
+            console.print(distributed.describe(str(self.device), cfg.batch_size, "windows"))
         with progress_bar(disable=not self.progress) as bar:
             task = bar.add_task("transformer", total=cfg.steps, completed=self.step, status="")
             held_out = ""  # the last held-out loss, shown until the next checkpoint
@@ -188,23 +198,28 @@ class TransformerTrainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
-        loss = batch_loss(self.model, frames, conditions, gaps, cfg.precision, self.dropped(len(frames)))
+        dropped = self.dropped(len(frames))
+        loss = batch_loss(self.model, frames, conditions, gaps, cfg.precision, dropped, self.loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
-        return {"loss": float(loss.detach()), "lr": lr, "grad_norm": float(norm)}
+        return {"loss": distributed.mean(loss.detach()), "lr": lr, "grad_norm": float(norm)}
 
     def dropped(self, batch: int) -> dict[str, torch.Tensor]:
-        """Condition dropout at this step: ``{condition: [B] bool}``, each window leaving each condition
-        out with probability ``condition_dropout``; a pure function of (seed, step, rank), so a resumed
-        run draws the same."""
+        """Condition dropout at this step: ``{condition: [B] bool}`` for this process's ``batch`` windows,
+        each leaving each condition out with probability ``condition_dropout``; drawn for the global
+        batch from (seed, step) and shared out as the windows are, so that neither a resumed run nor
+        the number of processes changes what is dropped."""
         p = self.run.training.condition_dropout
         if not p or not self.conditions:
             return {}
-        seed = (self.run.training.seed * 1_000_003 + self.step) * 1009 + distributed.rank()
-        generator = torch.Generator().manual_seed(seed)
-        return {name: torch.rand(batch, generator=generator) < p for name in self.conditions}
+        generator = torch.Generator().manual_seed((self.run.training.seed * 1_000_003 + self.step) * 1009)
+        rank, world = distributed.rank(), distributed.world_size()
+        return {
+            name: (torch.rand(batch * world, generator=generator) < p)[rank::world]
+            for name in self.conditions
+        }
 
     @torch.no_grad()
     def write_samples(self) -> Path:

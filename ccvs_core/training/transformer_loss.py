@@ -28,6 +28,20 @@ def window_loss(
     return loss
 
 
+class WindowLoss(torch.nn.Module):
+    """``window_loss`` as one module around the model: DDP must see the whole loss in one forward call
+    (the heads run outside the model's own forward)."""
+
+    def __init__(self, model: VideoTransformer):
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, sequence: torch.Tensor, gaps: torch.Tensor | None = None, precision: str = "float32"
+    ) -> torch.Tensor:
+        return window_loss(self.model, sequence, gaps, precision)
+
+
 def batch_loss(
     model: VideoTransformer,
     frames: torch.Tensor,
@@ -35,16 +49,18 @@ def batch_loss(
     gaps: Mapping[str, torch.Tensor] | None = None,
     precision: str = "float32",
     dropped: Mapping[str, torch.Tensor] | None = None,
+    loss: torch.nn.Module | None = None,
 ) -> torch.Tensor:
     """``window_loss`` of a batch as ``TokenClips`` gives it (frame tokens ``[B, N, h, w]``, condition
     tokens, the target conditions' gaps ``[B]``), moved to the model's device and laid out;
-    ``dropped``: ``{condition: [B] bool}``, the windows that hold its absent tokens instead."""
+    ``dropped``: ``{condition: [B] bool}``, the windows that hold its absent tokens instead; ``loss``:
+    the ``WindowLoss`` of ``model`` to call (wrapped in DDP under torchrun)."""
     device = model.head.weight.device
     sequence = model.layout.join(frames.to(device), conditions or {})
     for condition, rows in (dropped or {}).items():
         sequence = model.layout.drop(sequence, condition, rows)
     gap_ids = model.layout.gap_ids({c: g.to(device) for c, g in (gaps or {}).items()}, len(frames))
-    return window_loss(model, sequence, gap_ids, precision)
+    return (loss or WindowLoss(model))(sequence, gap_ids, precision)
 
 
 @torch.no_grad()

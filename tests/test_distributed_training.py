@@ -1,0 +1,52 @@
+"""Training under torchrun: two gloo processes on the CPU train as one process with the same global
+batch (DDP averages the gradients; the draws, the condition dropout and the tokenizing are shared out)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from ccvs_core.cli import main
+from ccvs_core.weights import load_tensors
+from tests.helpers import stage2_argv
+
+STEPS_AND_CONDITIONS = ["--steps", "3", "--batch-size", "4", "--cond", "class", "--condition-dropout", "0.5"]
+
+
+def torchrun(processes: int, argv: list[str]) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc-per-node N -m ccvs_core.cli ARGV``, one thread a process."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [*command, "-m", "ccvs_core.cli", *argv], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_two_processes_train_the_transformer_as_one(stage1, tmp_path, capsys):
+    argv = [*stage2_argv(stage1), *STEPS_AND_CONDITIONS]
+    assert main([*argv, "--out", str(tmp_path / "one")]) == 0
+    done = torchrun(2, [*argv, "--out", str(tmp_path / "two")])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 processes (gloo, cpu), global batch 4 windows" in done.stdout + done.stderr
+    one = load_tensors(tmp_path / "one" / "transformer" / "model.safetensors")
+    two = load_tensors(tmp_path / "two" / "transformer" / "model.safetensors")
+    assert one.keys() == two.keys()
+    for name in one:
+        assert torch.allclose(one[name], two[name], atol=1e-5, rtol=0), name
+    logs = [
+        [json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
+        for run in ("one", "two")
+    ]
+    assert logs[0][-1]["step"] == logs[1][-1]["step"] == 3
+    assert logs[0][-1]["loss"] == pytest.approx(logs[1][-1]["loss"], abs=1e-5)
+    assert not list((tmp_path / "two" / "tokens").glob(".*part*"))  # the processes' shares, joined
+
+
+def test_a_global_batch_that_does_not_split_is_refused(stage1, tmp_path):
+    argv = [*stage2_argv(stage1), "--steps", "1", "--batch-size", "3", "--out", str(tmp_path / "run")]
+    done = torchrun(2, argv)
+    assert done.returncode != 0
+    assert "--batch-size: a global batch of 3 cannot be split evenly over 2 processes" in done.stderr
