@@ -25,24 +25,44 @@ def torchrun(processes: int, argv: list[str]) -> subprocess.CompletedProcess:
     )
 
 
-def test_two_processes_train_the_transformer_as_one(stage1, tmp_path, capsys):
-    argv = [*stage2_argv(stage1), *STEPS_AND_CONDITIONS]
-    assert main([*argv, "--out", str(tmp_path / "one")]) == 0
-    done = torchrun(2, [*argv, "--out", str(tmp_path / "two")])
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "2 processes (gloo, cpu), global batch 4 windows" in done.stdout + done.stderr
-    one = load_tensors(tmp_path / "one" / "transformer" / "model.safetensors")
-    two = load_tensors(tmp_path / "two" / "transformer" / "model.safetensors")
+@pytest.fixture(scope="module")
+def one_process(stage1, tmp_path_factory):
+    """The run every other is compared with: 3 steps in one process."""
+    out = tmp_path_factory.mktemp("distributed") / "one"
+    assert main([*stage2_argv(stage1), *STEPS_AND_CONDITIONS, "--out", str(out)]) == 0
+    return out
+
+
+def assert_same_model(a, b):
+    one = load_tensors(a / "transformer" / "model.safetensors")
+    two = load_tensors(b / "transformer" / "model.safetensors")
     assert one.keys() == two.keys()
     for name in one:
         assert torch.allclose(one[name], two[name], atol=1e-5, rtol=0), name
+
+
+def test_two_processes_train_the_transformer_as_one(stage1, one_process, tmp_path):
+    done = torchrun(2, [*stage2_argv(stage1), *STEPS_AND_CONDITIONS, "--out", str(tmp_path / "two")])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 processes (gloo, cpu), global batch 4 windows" in done.stdout + done.stderr
+    assert_same_model(one_process, tmp_path / "two")
     logs = [
-        [json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
-        for run in ("one", "two")
+        [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+        for run in (one_process, tmp_path / "two")
     ]
     assert logs[0][-1]["step"] == logs[1][-1]["step"] == 3
     assert logs[0][-1]["loss"] == pytest.approx(logs[1][-1]["loss"], abs=1e-5)
     assert not list((tmp_path / "two" / "tokens").glob(".*part*"))  # the processes' shares, joined
+
+
+@pytest.mark.parametrize(("first", "then"), [(2, 1), (1, 2)])
+def test_a_run_resumes_with_another_number_of_processes(first, then, stage1, one_process, tmp_path):
+    argv = [*stage2_argv(stage1), *STEPS_AND_CONDITIONS, "--out", str(tmp_path / "run")]
+    for processes, steps in ((first, "2"), (then, "3")):  # steps 0 and 1 train at rates --steps leaves alone
+        done = torchrun(processes, [*argv, "--steps", steps])
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert "resuming from" in done.stdout + done.stderr
+    assert_same_model(one_process, tmp_path / "run")
 
 
 def test_a_global_batch_that_does_not_split_is_refused(stage1, tmp_path):
