@@ -53,6 +53,10 @@ it points at). Resuming reads the latest checkpoint, not DIR.
 
 Before the model is built, the run's memory and time are estimated (one step on the meta device):
 a run the machine cannot hold is refused, one of more than a day needs --yes.
+
+Under torchrun (one process per device, LOCAL_RANK; nccl on GPUs, gloo on CPUs) the processes train
+as one: --batch-size is the global batch, shared out evenly; DDP averages the gradients; the main
+process alone logs, writes samples and checkpoints, which resume with any number of processes.
 """
 
 
@@ -74,7 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     train = parser.add_argument_group("training")
     train.add_argument("--steps", type=int, help="total optimisation steps")
-    train.add_argument("--batch-size", type=int, help="windows per step")
+    train.add_argument("--batch-size", type=int, help="windows per step, in all processes together under torchrun")
     train.add_argument("--lr", type=float, help="peak AdamW learning rate")
     train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     train.add_argument("--sample-every", type=int, help="steps between sample pictures")
