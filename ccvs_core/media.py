@@ -60,6 +60,7 @@ __all__ = [
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".m4v")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MP4_FAMILY = (".mp4", ".mov", ".m4v")  # ISO media files: the sample table gives an exact frame count
 # a damaged file reaches PIL's parsers: besides OSError they raise IndexError, EOFError and struct.error
 _PIL_ERRORS = (
@@ -166,11 +167,35 @@ def video_info(path: str | os.PathLike) -> VideoInfo:
     return _video_file_info(path)
 
 
+def check_png_chunks(path: str | os.PathLike) -> None:
+    """Refuse a PNG with a chunk that claims more bytes than the file holds, before PIL reads it: PIL
+    allocates what a chunk claims (a 100-byte file can ask for 2 GiB). Other files pass unread."""
+    path = Path(path)
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        if file.read(8) != _PNG_SIGNATURE:
+            return
+        position = 8
+        while position + 8 <= size:
+            length, kind = struct.unpack(">I4s", file.read(8))
+            end = position + 12 + length  # length, type, data, CRC
+            if end > size:
+                name = kind.decode("latin-1")
+                raise InputError(
+                    path, f"is a damaged PNG: chunk {name!r} claims {length} bytes past the end of the file"
+                )
+            if kind == b"IEND":
+                return
+            file.seek(end)
+            position = end
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """One image file as uint8 RGB ``[H, W, 3]`` (greyscale, palette and RGBA are converted)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "image file not found")
+    check_png_chunks(path)
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"))
@@ -221,6 +246,7 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def _image_size(path: Path) -> tuple[int, int]:
+    check_png_chunks(path)
     try:
         with Image.open(path) as image:
             return image.height, image.width

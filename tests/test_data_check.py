@@ -114,6 +114,20 @@ def break_state_huge_integer(folder):
     (folder / "state.json").write_text('{"fps": 10.0, "positions": [[1' + "0" * 5000 + ", 1]]}")
 
 
+def break_png_header(folder):  # fuzz.py, dataset check, case 1665: PIL's ValueError escaped
+    path = folder / "frames" / "000002.png"
+    data = path.read_bytes()
+    path.write_bytes(data[:8] + (5).to_bytes(4, "big") + b"IHDR" + data[16:21] + b"CRC!")  # IHDR has 13
+
+
+def break_png_chunk_length(folder):  # a chunk claiming 2 GiB made PIL allocate them (fuzz.py, frames)
+    path = folder / "frames" / "000004.png"
+    data = bytearray(path.read_bytes())
+    idat = data.index(b"IDAT") - 4
+    data[idat : idat + 4] = (2**31 - 1).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+
+
 def break_meta_infinite_fps(folder):
     (folder / "meta.json").write_text('{"fps": 1e400, "split": "train"}')
 
@@ -125,7 +139,7 @@ def break_meta_infinite_fps(folder):
         (break_unknown_key, "meta.json", "unknown keys ['clas']"),
         (break_meta_count, "meta.json", "says num_frames=7, frames has 6"),
         (break_frames_gap, "frames", "frame 000002.png is missing"),
-        (break_png, "frames/000003.png", "is not a readable PNG"),
+        (break_png, "frames/000003.png", "is a damaged PNG"),
         (break_frame_size, "frames/000001.png", "is 5x5, the first frame is 12x8"),
         (break_state_count, "state.json", "one [x, y] per frame (6), got 4"),
         (break_layout_image, "layout.json", "refers to image 999, which is not in 'images'"),
@@ -142,6 +156,12 @@ def break_meta_infinite_fps(folder):
         (break_layout_object_category, "layout.json", "has category {'id': 1}, not in 'categories'"),
         (break_state_huge_integer, "state.json", "beyond 2**53"),
         (break_meta_infinite_fps, "meta.json", "1e400, which overflows a float"),
+        (break_png_header, "frames/000002.png", "is not a readable PNG"),
+        (
+            break_png_chunk_length,
+            "frames/000004.png",
+            "is a damaged PNG: chunk 'IDAT' claims 2147483647 bytes",
+        ),
         (break_audio_short, "audio.wav", "lasts 0.12 s, the video 0.60 s"),
         (break_audio_corrupt, "audio.wav", "cannot be decoded as audio"),
     ],

@@ -259,3 +259,16 @@ def test_bad_writes_name_the_file_and_leave_nothing(tmp_path):
     with pytest.raises(InputError, match=r"a.bmp: unknown image extension"):
         write_image(tmp_path / "a.bmp", frames[0])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_png_chunk_claiming_more_than_the_file_is_refused_before_pil_reads_it(tmp_path, monkeypatch):
+    path = tmp_path / "damaged.png"
+    write_image(path, np.zeros((4, 4, 3), dtype=np.uint8))
+    data = bytearray(path.read_bytes())
+    idat = data.index(b"IDAT") - 4
+    data[idat : idat + 4] = (2**31 - 1).to_bytes(4, "big")  # PIL read 2 GiB for it (fuzz.py, frames)
+    path.write_bytes(bytes(data))
+    monkeypatch.setattr(Image, "open", lambda *a, **k: pytest.fail("PIL was given the file"))
+    for read in (read_image, read_frames):
+        with pytest.raises(InputError, match="is a damaged PNG: chunk 'IDAT' claims 2147483647 bytes"):
+            read(path)

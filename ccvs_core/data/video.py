@@ -24,7 +24,7 @@ from ccvs_core.data.format import (
     load_meta,
 )
 from ccvs_core.errors import InputError
-from ccvs_core.media import read_image, read_video_frames, video_info
+from ccvs_core.media import check_png_chunks, read_image, read_video_frames, video_info
 
 
 @attrs.frozen
@@ -65,6 +65,7 @@ class VideoRecord:
 
 def _png_size(path: Path, verify: bool = False) -> tuple[int, int]:
     """(height, width) from a PNG's header; ``verify`` also checks the whole file's integrity."""
+    check_png_chunks(path)
     try:
         with Image.open(path) as image:
             if image.format != "PNG":
@@ -72,7 +73,7 @@ def _png_size(path: Path, verify: bool = False) -> tuple[int, int]:
             size = (image.height, image.width)
             if verify:
                 image.verify()
-    except (OSError, UnidentifiedImageError, SyntaxError) as err:
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, EOFError, IndexError) as err:
         raise InputError(path, f"is not a readable PNG ({err})") from None
     return size
 

@@ -16,7 +16,14 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from ccvs_core import MAX_IMAGE_SIDE, FrameGeometry, InputError, check_segmentation, read_json
+from ccvs_core import (
+    MAX_IMAGE_SIDE,
+    FrameGeometry,
+    InputError,
+    check_png_chunks,
+    check_segmentation,
+    read_json,
+)
 
 MAX_LABELS = 2**30  # class-map pixels of one layout file (1 GiB): its frames are scaled down to the model's
 
@@ -145,6 +152,7 @@ def read_label_pngs(folder: str | os.PathLike, classes: Sequence[str]) -> Layout
         raise InputError(folder, "holds no label PNGs")
     maps = []
     for file in files:
+        check_png_chunks(file)  # before PIL allocates what a damaged chunk claims
         try:
             with Image.open(file) as image:
                 if image.mode not in ("L", "P", "I", "I;16"):
