@@ -141,6 +141,9 @@ class TransformerTrainingConfig(Config):
     # condition dropout: each condition is left out of each training window with this probability (its
     # slots then hold their absent tokens), so that one model serves any subset of its conditions
     condition_dropout: float = attrs.field(default=0.0, validator=in_range(0, 1))
+    # under torchrun: "ddp" keeps a whole model in every process and averages gradients; "fsdp" (FSDP2)
+    # shards parameters, gradients and AdamW state over the processes, for models one device cannot hold
+    parallel: Literal["ddp", "fsdp"] = "ddp"
 
 
 PRESETS: dict[type[Config], dict[str, dict[str, Any]]] = {

@@ -55,8 +55,9 @@ Before the model is built, the run's memory and time are estimated (one step on 
 a run the machine cannot hold is refused, one of more than a day needs --yes.
 
 Under torchrun (one process per device, LOCAL_RANK; nccl on GPUs, gloo on CPUs) the processes train
-as one: --batch-size is the global batch, shared out evenly; DDP averages the gradients; the main
-process alone logs, writes samples and checkpoints, which resume with any number of processes.
+as one: --batch-size is the global batch, shared out evenly; DDP averages the gradients, or with
+--parallel fsdp FSDP2 shards the model, its gradients and AdamW's state. The main process alone logs,
+writes samples and checkpoints (whole tensors), which resume with any number of processes.
 """
 
 
@@ -78,7 +79,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     train = parser.add_argument_group("training")
     train.add_argument("--steps", type=int, help="total optimisation steps")
-    train.add_argument("--batch-size", type=int, help="windows per step, in all processes together under torchrun")
+    train.add_argument(
+        "--batch-size", type=int, help="windows per step, in all processes together under torchrun"
+    )
     train.add_argument("--lr", type=float, help="peak AdamW learning rate")
     train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     train.add_argument("--sample-every", type=int, help="steps between sample pictures")
@@ -89,6 +92,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--condition-dropout", type=float, metavar="P",
         help="leave each condition out of each training window with probability P (default 0)",
+    )  # fmt: skip
+    train.add_argument(
+        "--parallel", choices=("ddp", "fsdp"),
+        help="under torchrun: a whole model per process (ddp, the default) or sharded (fsdp, FSDP2)",
     )  # fmt: skip
     model = parser.add_argument_group("model")
     model.add_argument("--window", type=int, help="frames N in the sequence")
@@ -123,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
             "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every,
             "precision": args.precision, "condition_dropout": args.condition_dropout,
+            "parallel": args.parallel,
         },
         "transformer": {
             "window": args.window, "layers": args.layers, "heads": args.heads, "width": args.width,

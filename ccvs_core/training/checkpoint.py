@@ -27,9 +27,12 @@ _STEP_DIR = re.compile(r"^step-(\d{8})$")
 STATE_FILE = "state.json"
 
 
-def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Split an optimizer's state dict into tensors (for safetensors) and JSON-able rest."""
-    state = optimizer.state_dict()
+def optimizer_tensors(
+    optimizer: torch.optim.Optimizer | dict[str, Any],
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer's state dict (or the optimizer's own) into tensors (for safetensors) and
+    JSON-able rest."""
+    state = optimizer if isinstance(optimizer, dict) else optimizer.state_dict()
     tensors, scalars = {}, {}
     for index, entries in state["state"].items():
         for name, value in entries.items():

@@ -62,11 +62,11 @@ def process_group(device: str) -> Iterator[str]:
         dist.destroy_process_group()
 
 
-def describe(device: str, global_batch: int, unit: str) -> str:
-    """The run's first line under torchrun, e.g. "2 processes (gloo, cpu), global batch 8 windows"."""
+def describe(device: str, parallel: str, global_batch: int, unit: str) -> str:
+    """The run's first line under torchrun, e.g. "2 processes (gloo, cpu, ddp), global batch 8 windows"."""
     backend = dist.get_backend() if active() else "one process"
     kind = torch.device(device).type
-    return f"{world_size()} processes ({backend}, {kind}), global batch {global_batch} {unit}"
+    return f"{world_size()} processes ({backend}, {kind}, {parallel}), global batch {global_batch} {unit}"
 
 
 def barrier() -> None:

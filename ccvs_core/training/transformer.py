@@ -34,7 +34,7 @@ from ccvs_core.models.transfer import transfer_weights
 from ccvs_core.models.transformer import VideoTransformer
 from ccvs_core.pipeline_format import PipelineParts
 from ccvs_core.resources import Estimate
-from ccvs_core.training import distributed
+from ccvs_core.training import distributed, sharding
 from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
 from ccvs_core.training.conditions import build_conditions
 from ccvs_core.training.cost import steps_left, transformer_cost
@@ -86,9 +86,7 @@ class TransformerTrainer:
         self.pipeline = PipelineParts(
             self.autoencoder, self.model, run.frame_size, self.conditions, self.fps, cfg.condition_dropout
         )
-        self.optimizer = torch.optim.AdamW(
-            _param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95)
-        )
+        self.optimizer = self._new_optimizer()
         self.sampling = torch.Generator().manual_seed(cfg.seed + 1)
         self.step = 0
         self.checkpoints = CheckpointManager(self.out / "checkpoints")
@@ -100,11 +98,43 @@ class TransformerTrainer:
             self._initialise(Path(run.init_from))
         if self.main:
             run.to_json(self.out / RUN_FILE)
-        # the loss as one module, in DDP under torchrun: it averages the gradients over the processes
-        self.loss = WindowLoss(self.model)
-        if distributed.active():
+        # the loss as one module, under torchrun in DDP (it averages the gradients over the processes)
+        # or sharded by FSDP2; the main process then keeps a whole copy to sample, score and export
+        self.loss, self.whole = WindowLoss(self.model), self.model
+        self.sharded = distributed.active() and cfg.parallel == "fsdp"
+        if self.sharded:
+            state = self.optimizer.state_dict()  # as resumed, or fresh
+            sharding.shard(self.loss, list(self.model.blocks), self.device)
+            self.optimizer = self._new_optimizer()  # over the shards
+            sharding.load_optimizer_state(self.loss, self.optimizer, state)
+            if self.main:
+                self.whole = self._whole_copy()
+                self.pipeline = PipelineParts(
+                    self.autoencoder, self.whole, run.frame_size, self.conditions, self.fps,
+                    cfg.condition_dropout,
+                )  # fmt: skip
+        elif distributed.active():
             ids = [self.device] if self.device.type == "cuda" else None
             self.loss = torch.nn.parallel.DistributedDataParallel(self.loss, device_ids=ids)
+        self.whole_step = -1 if self.sharded else self.step  # the step the whole copy holds
+
+    def _new_optimizer(self) -> torch.optim.AdamW:
+        cfg = self.run.training
+        return torch.optim.AdamW(_param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95))
+
+    def _whole_copy(self) -> VideoTransformer:
+        model = VideoTransformer(self.run.transformer, self.layout, self.autoencoder.config.codebook_size)
+        return model.to(self.device).requires_grad_(False)
+
+    def _whole(self) -> VideoTransformer | None:
+        """The whole model as trained so far, on the main process (None elsewhere); under FSDP its
+        shards are gathered, which every process must call at the same step."""
+        if self.sharded and self.whole_step != self.step:
+            state = sharding.full_model_state(self.loss)
+            if self.main:
+                self.whole.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
+            self.whole_step = self.step
+        return self.whole if self.main else None
 
     def _split_tokens(self, clips: ClipDataset, split: str) -> tuple[dict, dict]:
         """The frame tokens and condition tracks of every video of ``clips``, cached as ``tokens/SPLIT*``."""
@@ -161,7 +191,7 @@ class TransformerTrainer:
         sampler = DrawSampler(len(dataset), cfg.seed, start, distributed.rank(), distributed.world_size())
         loader = torch.utils.data.DataLoader(dataset, batch_size=self.batch, sampler=sampler)
         if distributed.active() and self.main:
-            console.print(distributed.describe(str(self.device), cfg.batch_size, "windows"))
+            console.print(distributed.describe(str(self.device), cfg.parallel, cfg.batch_size, "windows"))
         with progress_bar(disable=not self.progress) as bar:
             task = bar.add_task("transformer", total=cfg.steps, completed=self.step, status="")
             held_out = ""  # the last held-out loss, shown until the next checkpoint
@@ -171,9 +201,11 @@ class TransformerTrainer:
                 stats = self.train_step(batch["frames"], batch["conditions"], batch["gaps"])
                 self.step += 1
                 checkpoint = self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps
+                if checkpoint or self.step % cfg.sample_every == 0:
+                    self._whole()  # gathered once for the samples, the held-out loss and the checkpoint
                 if checkpoint and self.held_out is not None:
                     stats["val_loss"] = held_out_loss(
-                        self.model, self.held_out, HELD_OUT_WINDOWS, cfg.batch_size, cfg.precision
+                        self._whole(), self.held_out, HELD_OUT_WINDOWS, cfg.batch_size, cfg.precision
                     )
                     held_out = f" held-out loss={stats['val_loss']:.3f} (step {self.step})"
                 bar.update(task, advance=1, status=f"loss={stats['loss']:.3f} lr={stats['lr']:.2e}{held_out}")
@@ -202,7 +234,7 @@ class TransformerTrainer:
         loss = batch_loss(self.model, frames, conditions, gaps, cfg.precision, dropped, self.loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        norm = sharding.local(torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip))
         self.optimizer.step()
         return {"loss": distributed.mean(loss.detach()), "lr": lr, "grad_norm": float(norm)}
 
@@ -225,7 +257,8 @@ class TransformerTrainer:
     def write_samples(self) -> Path:
         """Rows alternate real clips and predictions from their first frame (top-k 100, then decoded
         with the flow module over the last ``max_contexts`` frames)."""
-        self.model.eval()
+        model = self._whole()
+        model.eval()
         count = min(SAMPLE_VIDEOS, len(self.sample_clips))
         real = torch.stack([frames_to_tensor(self.sample_clips[i].frames) for i in range(count)]).to(
             self.device
@@ -237,7 +270,7 @@ class TransformerTrainer:
         ]
         conditions, targets = self._sample_conditions(count)
         frames = generate_frame_tokens(
-            self.model, tokens, conditions, real.shape[1], SamplingConfig(), generators, targets=targets
+            model, tokens, conditions, real.shape[1], SamplingConfig(), generators, targets=targets
         )
         video = self.autoencoder.decode_video(frames, real[:, :1])
         rows = torch.stack([real, video], dim=1).flatten(0, 1)
@@ -264,18 +297,24 @@ class TransformerTrainer:
         return conditions, targets
 
     def save(self) -> None:
+        """The checkpoint, the exported transformer and the pipeline, written by the main process (under
+        FSDP every process gathers its shards)."""
+        whole = self._whole()
+        optimizer = (
+            sharding.full_optimizer_state(self.loss, self.optimizer)
+            if self.sharded
+            else self.optimizer.state_dict()
+        )
         if not self.main:
             return
-        tensors, info = optimizer_tensors(self.optimizer)
+        tensors, info = optimizer_tensors(optimizer)
         parts = {
-            "model": self.model.state_dict(),
+            "model": whole.state_dict(),
             "optimizer": tensors,
             "rng": {"torch": torch.get_rng_state(), "sampling": self.sampling.get_state()},
         }
         self.checkpoints.save(self.step, parts, {"run": self.run.to_dict(), "optimizer": info})
-        export_module(
-            self.model, "transformer", self.run.transformer, self.out / EXPORT_DIR, {"step": self.step}
-        )
+        export_module(whole, "transformer", self.run.transformer, self.out / EXPORT_DIR, {"step": self.step})
         self.pipeline.save_pretrained(self.out / PIPELINE_DIR)
 
     def _initialise(self, folder: Path) -> None:
