@@ -101,21 +101,29 @@ def fraction(none: np.ndarray, given: np.ndarray, real: np.ndarray, draws: int =
     return float(value), float(np.std(boot))
 
 
-def control(pipeline, clips, classify, samples: int, weights: list[float]) -> dict:
-    """{weight: {condition: {measure, none, with, real, fraction, se}}} over ``clips``."""
-    real = [[v] for v in real_token_videos(pipeline, clips)]
-    none_videos = generate_rows(pipeline, clips, None, samples, 1.0)
+def control(pipeline, clips, classify, samples: int, weights: list[float], known: dict | None = None) -> dict:
+    """{weight: {condition: {measure, none, with, real, fraction, se}}} over ``clips``. ``known``: the W = 1
+    rows of an earlier run on the same clips and samples (its JSON): "none", the real tokens and W = 1
+    are taken from it, not made again."""
+    if known is None:
+        real = [[v] for v in real_token_videos(pipeline, clips)]
+        none_videos = generate_rows(pipeline, clips, None, samples, 1.0)
     out = {}
     for weight in weights:
+        if known is not None and weight == 1.0:
+            out[weight] = known
+            continue
         rows = {}
         for name in pipeline.conditions:
             key, sign = OWN_MEASURE[name]
             with_videos = generate_rows(pipeline, clips, name, samples, weight)
             # errors as they are, similarities (mIoU, SSIM) as 1 - x: lower is better for all
             flip = (lambda a: 1 - a) if sign > 0 else (lambda a: a)
-            none, given, ceiling = (
-                flip(per_video(v, clips, classify, key)) for v in (none_videos, with_videos, real)
-            )
+            given = flip(per_video(with_videos, clips, classify, key))
+            if known is None:
+                none, ceiling = (flip(per_video(v, clips, classify, key)) for v in (none_videos, real))
+            else:
+                none, ceiling = (np.array(known[name]["per_video"][k]) for k in ("none", "real tokens"))
             value, se = fraction(none, given, ceiling)
             rows[name] = {
                 "measure": key, "none": float(none.mean()), "with": float(given.mean()),
@@ -160,9 +168,15 @@ def main() -> None:
         "--val-videos", type=int, help="videos of the val split that choose W (default: --videos)"
     )
     parser.add_argument("--samples", type=int, default=2)
+    parser.add_argument("--val-samples", type=int, help="samples a val video (default: --samples)")
     parser.add_argument("--guidance", default="1", help="comma-separated weights; 1 is always scored")
     parser.add_argument("--split", default="test", choices=("val", "test"))
     parser.add_argument("--out", type=Path, default=Path("control_joint.json"))
+    parser.add_argument(
+        "--known",
+        type=Path,
+        help="an earlier --out on the same split, videos and samples: W = 1 is read from it",
+    )
     parser.add_argument(
         "--no-copying", action="store_true", help="skip the comparison with copying (a quicker curve point)"
     )
@@ -182,18 +196,29 @@ def main() -> None:
     result = {
         "videos": args.videos,
         "val_videos": args.val_videos or args.videos,
+        "val_samples": args.val_samples or args.samples,
         "samples": args.samples,
         "weights": weights,
     }
     best = {name: 1.0 for name in pipeline.conditions}
     if len(weights) > 1:
         val = control(
-            pipeline, clips_of("val", args.val_videos or args.videos), classify, args.samples, weights
-        )
+            pipeline, clips_of("val", args.val_videos or args.videos), classify,
+            args.val_samples or args.samples, weights,
+        )  # fmt: skip
         best = {name: max(weights, key=lambda w: val[w][name]["fraction"]) for name in pipeline.conditions}
         result["val"] = {str(w): rows for w, rows in val.items()}
     clips = clips_of(args.split, args.videos)
-    tested = control(pipeline, clips, classify, args.samples, sorted({1.0, *best.values()}))
+    known = None
+    if args.known is not None:
+        earlier = json.loads(args.known.read_text())
+        if (earlier["videos"], earlier["samples"]) != (
+            args.videos,
+            args.samples,
+        ) or args.split not in earlier:
+            sys.exit(f"{args.known} was made on other videos, samples or split")
+        known = earlier[args.split]["1.0"]
+    tested = control(pipeline, clips, classify, args.samples, sorted({1.0, *best.values()}), known)
     result[args.split] = {str(w): rows for w, rows in tested.items()}
     result["best_weight"] = best
     result["copying"] = None if args.no_copying else beats_copying(pipeline, clips, args.samples)
