@@ -21,6 +21,7 @@ import attrs
 import numpy as np
 import torch
 
+from ccvs_core import distributed
 from ccvs_core.data.clips import ClipDataset
 from ccvs_core.errors import InputError, PluginError
 from ccvs_core.generation import SamplingConfig
@@ -116,9 +117,10 @@ def evaluate(
         )
     condition = dict(pipeline.conditions).get(setup.task)
     per_run = []
+    groups = _groups(count, samples)
     for run in range(setup.runs):
-        ssims, psnrs, divs, own, reals, fakes = [], [], [], [], [], []
-        for group in _groups(count, samples):
+        found = []  # (video, ssim, psnr, div, own, real, fake) of this process's share of the videos
+        for group in groups[distributed.rank() :: distributed.world_size()]:
             group_clips = [clips[v] for v in group]
             if setup.task == "reconstruction":
                 group_videos = [_reconstruct(pipeline, c.frames, setup.context) for c in group_clips]
@@ -132,20 +134,23 @@ def evaluate(
             for v, clip, videos in zip(group, group_clips, group_videos, strict=True):
                 real = clip.frames
                 truth = np.broadcast_to(real.numpy(), videos.shape)
-                ssims.append(np.asarray(ssim(videos, truth)).mean(0))  # [T]
-                psnrs.append(np.asarray(psnr(videos, truth)).mean(0))
-                if samples >= 2:
-                    divs.append(diversity(torch.from_numpy(videos)))
-                if condition is not None:
-                    own.append(own_measures(condition, videos, real.numpy(), setup.context))
-                reals.append(real.numpy())
-                fakes.append(videos[0])
+                found.append((
+                    v, np.asarray(ssim(videos, truth)).mean(0), np.asarray(psnr(videos, truth)).mean(0),
+                    diversity(torch.from_numpy(videos)) if samples >= 2 else None,
+                    own_measures(condition, videos, real.numpy(), setup.context) if condition is not None else None,
+                    real.numpy(), videos[0],
+                ))  # fmt: skip
                 if progress:
                     progress(f"run {run + 1}/{setup.runs}: video {v + 1}/{count}")
+        # under torchrun every process has scored its share: all of them, in video order
+        found = sorted(distributed.gather(found), key=lambda f: f[0])
+        _, ssims, psnrs, divs, own, reals, fakes = zip(*found, strict=True)
+        divs = [d for d in divs if d is not None]
+        own = [o for o in own if o is not None]
         scores: dict[str, Any] = {
             "ssim": np.mean(ssims, 0).tolist(), "psnr": np.mean(np.where(np.isinf(psnrs), 100.0, psnrs), 0).tolist(),
         }  # fmt: skip
-        if model is not None:
+        if model is not None and distributed.is_main():  # the others' results are not used
             scores["fvd"] = frechet_distance_of(
                 i3d_features(model, np.stack(reals)), i3d_features(model, np.stack(fakes))
             )

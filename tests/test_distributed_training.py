@@ -83,3 +83,25 @@ def test_a_global_batch_that_does_not_split_is_refused(stage1, tmp_path):
     done = torchrun(2, argv)
     assert done.returncode != 0
     assert "--batch-size: a global batch of 3 cannot be split evenly over 2 processes" in done.stderr
+
+
+def test_evaluate_under_two_processes_gives_the_numbers_of_one(stage1, one_process, tmp_path):
+    data, _ = stage1
+    argv = ["evaluate", "--model", str(one_process / "pipeline"), "--data", str(data), "--split", "train"]
+    argv += ["--task", "prediction", "--frames", "5", "--videos", "4", "--samples", "8", "--runs", "2"]
+    assert main([*argv, "--out", str(tmp_path / "one.json")]) == 0
+    done = torchrun(2, [*argv, "--out", str(tmp_path / "two.json")])  # 2 videos a batch: 1 batch each
+    assert done.returncode == 0, done.stderr[-3000:]
+    one, two = (json.loads((tmp_path / name).read_text()) for name in ("one.json", "two.json"))
+    assert one["protocol"] == two["protocol"]
+    assert flat(one["runs"]) == pytest.approx(flat(two["runs"]), rel=1e-6)
+    assert flat(one["summary"]) == pytest.approx(flat(two["summary"]), rel=1e-6)
+
+
+def flat(value, key: str = "") -> dict[str, float]:
+    """A JSON value's numbers by path, for pytest.approx."""
+    if isinstance(value, dict):
+        return {k: v for name, item in value.items() for k, v in flat(item, f"{key}/{name}").items()}
+    if isinstance(value, list):
+        return {k: v for i, item in enumerate(value) for k, v in flat(item, f"{key}/{i}").items()}
+    return {key: value}

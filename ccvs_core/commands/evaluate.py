@@ -103,6 +103,7 @@ def sensitivity_table(result: dict) -> Table:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ccvs_core import distributed
     from ccvs_core.evaluation import EvaluationSetup, evaluate
     from ccvs_core.pipeline import CCVSPipeline
 
@@ -110,10 +111,14 @@ def run(args: argparse.Namespace) -> int:
         task=args.task, context=args.context, frames=args.frames, runs=args.runs, samples=args.samples,
         videos=args.videos, split=args.split, i3d=args.i3d, seed=args.seed,
     )  # fmt: skip
-    pipeline = CCVSPipeline.from_pretrained(args.model or default_model(), pick_device(args.device))
-    with progress_bar() as bar:
-        task = bar.add_task("evaluating", total=None, status="")
-        result = evaluate(pipeline, args.data, setup, lambda text: bar.update(task, status=text))
+    # under torchrun each process scores its share of the videos; the main one writes the results
+    with distributed.process_group(pick_device(args.device)) as device:
+        pipeline = CCVSPipeline.from_pretrained(args.model or default_model(), device)
+        with progress_bar(disable=not distributed.is_main()) as bar:
+            task = bar.add_task("evaluating", total=None, status="")
+            result = evaluate(pipeline, args.data, setup, lambda text: bar.update(task, status=text))
+    if not distributed.is_main():
+        return 0
     # the shipped model's folder is the installation's: its results go to the working directory
     path = args.out or (args.model or Path()) / f"evaluation-{args.task}.json"
     write_text_atomic(path, json.dumps(result, indent=2) + "\n")

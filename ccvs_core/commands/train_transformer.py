@@ -120,8 +120,8 @@ def parse_condition_flags(flags: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ccvs_core import distributed
     from ccvs_core.resources import check_request
-    from ccvs_core.training import distributed
     from ccvs_core.training.transformer import TransformerTrainer
     from ccvs_core.training.transformer_run import plan_transformer_run
 

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 import torch
 
+from ccvs_core import distributed
 from ccvs_core.config import AutoencoderConfig, AutoencoderTrainingConfig, DiscriminatorConfig, preset
 from ccvs_core.config_base import Config
 from ccvs_core.console import console, progress_bar
@@ -24,7 +25,6 @@ from ccvs_core.models.autoencoder import FlowAutoencoder
 from ccvs_core.models.discriminators import ImageDiscriminator, TemporalDiscriminator
 from ccvs_core.models.io import export_autoencoder
 from ccvs_core.models.quantizer import perplexity
-from ccvs_core.training import distributed
 from ccvs_core.training.augment import AugmentConfig
 from ccvs_core.training.autoencoder_data import AutoencoderTrainingData
 from ccvs_core.training.autoencoder_samples import write_samples

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import torch
 
+from ccvs_core import distributed
 from ccvs_core.conditions import Condition
 from ccvs_core.console import track
 from ccvs_core.data.clips import ClipDataset, FrameGeometry
 from ccvs_core.data.video import read_record_frames
 from ccvs_core.errors import InputError
 from ccvs_core.models.autoencoder import FlowAutoencoder, frames_to_tensor
-from ccvs_core.training import distributed
 from ccvs_core.training.conditions import video_tokens as condition_video_tokens
 from ccvs_core.weights import file_sha256, load_tensors, save_tensors
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from ccvs_core import distributed
 from ccvs_core.conditioning import build_layout, condition_context, generation_tokens, slots_of
 from ccvs_core.console import console, progress_bar
 from ccvs_core.data.clips import ClipDataset, first_clips
@@ -34,7 +35,7 @@ from ccvs_core.models.transfer import transfer_weights
 from ccvs_core.models.transformer import VideoTransformer
 from ccvs_core.pipeline_format import PipelineParts
 from ccvs_core.resources import Estimate
-from ccvs_core.training import distributed, sharding
+from ccvs_core.training import sharding
 from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
 from ccvs_core.training.conditions import build_conditions
 from ccvs_core.training.cost import steps_left, transformer_cost

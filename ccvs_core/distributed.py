@@ -1,4 +1,5 @@
-"""Where this process stands in a (possible) torchrun job, and the few collective steps training needs.
+"""Where this process stands in a (possible) torchrun job, and the few collective steps training and
+evaluation need.
 
 Training code asks these instead of assuming one process, so that the same code runs unchanged
 under ``torchrun`` (which sets RANK / WORLD_SIZE / LOCAL_RANK). ``process_group`` joins the job
@@ -118,3 +119,13 @@ def shared_cache(
         for path in parts:
             path.unlink()
     barrier()
+
+
+def gather(items: list) -> list:
+    """Every process's ``items`` joined in rank order, on every process (alone: ``items``). Only for
+    results this job made itself: ``all_gather_object`` pickles them between its processes."""
+    if not active():
+        return items
+    parts: list = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, items)
+    return [item for part in parts for item in part]
