@@ -95,6 +95,15 @@ def share(global_batch: int, flag: str = "--batch-size") -> int:
     return global_batch // world
 
 
+def my_range(count: int) -> range:
+    """This process's contiguous part of ``count`` items (the first processes take one more when it
+    does not split evenly; a process may get none)."""
+    world, r = world_size(), rank()
+    size, extra = divmod(count, world)
+    start = r * size + min(r, extra)
+    return range(start, start + size + (r < extra))
+
+
 def shared_cache(
     cache: Path, compute: Callable[[int, int], dict[str, torch.Tensor]], write: Callable[[Path, dict], None]
 ) -> None:

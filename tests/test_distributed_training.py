@@ -105,3 +105,15 @@ def flat(value, key: str = "") -> dict[str, float]:
     if isinstance(value, list):
         return {k: v for i, item in enumerate(value) for k, v in flat(item, f"{key}/{i}").items()}
     return {key: value}
+
+
+def test_generate_under_two_processes_makes_the_samples_of_one(one_process, tmp_path):
+    from ccvs_core.media import read_image
+
+    argv = ["generate", "--model", str(one_process / "pipeline"), "--frames", "4", "--samples", "3"]
+    argv += ["--cond", "class:circle", "--seed", "5"]
+    assert main([*argv, "--out", str(tmp_path / "one.gif")]) == 0
+    done = torchrun(2, [*argv, "--out", str(tmp_path / "two.gif")])  # samples 0-1, then 2
+    assert done.returncode == 0, done.stderr[-3000:]
+    one, two = (read_image(tmp_path / name) for name in ("one.png", "two.png"))
+    assert one.shape == two.shape and (one == two).mean() > 0.999

@@ -109,11 +109,10 @@ def split_conditions(specs: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ccvs_core.conditioning import predicted_conditions
+    from ccvs_core import distributed
     from ccvs_core.generation import SamplingConfig
-    from ccvs_core.media import make_grid, make_video_grid, read_video_frames, write_image, write_video
+    from ccvs_core.media import read_video_frames
     from ccvs_core.pipeline import CCVSPipeline
-    from ccvs_core.resources import check_request
 
     if args.out.suffix.lower() not in (".mp4", ".gif"):
         raise InputError("--out", f"must end in .mp4 or .gif, got '{args.out.name}'")
@@ -130,11 +129,25 @@ def run(args: argparse.Namespace) -> int:
     values = split_conditions(args.cond)
     # only the frames used are decoded: a long --context video costs what it gives
     context = read_video_frames(args.context, range(context_frames)) if context_frames else None
-    pipeline = CCVSPipeline.from_pretrained(args.model or default_model(), pick_device(args.device))
+    with distributed.process_group(pick_device(args.device)) as device:
+        pipeline = CCVSPipeline.from_pretrained(args.model or default_model(), device)
+        return _generate(args, pipeline, context, context_frames, sampling, values)
+
+
+def _generate(args, pipeline, context, context_frames: int, sampling, values: dict[str, str]) -> int:
+    """The samples (under torchrun each process makes its share, sample i with seed + i as alone),
+    written by the main process."""
+    import numpy as np
+
+    from ccvs_core import distributed
+    from ccvs_core.conditioning import predicted_conditions
+    from ccvs_core.media import make_grid, make_video_grid, write_image, write_video
+    from ccvs_core.resources import check_request
+
     conditions = {name: pipeline.read_condition(name, text) for name, text in values.items()}
+    names = predicted_conditions(pipeline.conditions, list(conditions))
     outputs = [args.out, args.out.with_suffix(".png")] + [
-        args.out.with_name(f"{args.out.stem}-{name}.png")
-        for name in predicted_conditions(pipeline.conditions, list(conditions))
+        args.out.with_name(f"{args.out.stem}-{name}.png") for name in names
     ]
     if not 0 <= args.seed <= 2**63 - args.samples:
         raise InputError(
@@ -146,12 +159,22 @@ def run(args: argparse.Namespace) -> int:
     taken = [str(path) for path in outputs if path.exists()]
     if taken and not args.overwrite:
         raise InputError("--out", f"{', '.join(taken)} exist(s); give --overwrite to replace them")
-    with progress_bar() as bar:
+    mine = distributed.my_range(args.samples)
+    videos, predicted = [], {}
+    with progress_bar(disable=not distributed.is_main()) as bar:
         task = bar.add_task("generating", total=args.frames - context_frames, status="")
-        videos, predicted = pipeline.generate(
-            context, conditions, args.frames, args.samples, args.seed, sampling,
-            on_frame=lambda t: bar.advance(task), return_predicted=True,
-        )  # fmt: skip
+        if len(mine):
+            videos, predicted = pipeline.generate(
+                context, conditions, args.frames, len(mine), args.seed + mine.start, sampling,
+                on_frame=lambda t: bar.advance(task), return_predicted=True,
+            )  # fmt: skip
+    videos = np.stack(distributed.gather(list(videos)))
+    joined = {
+        name: distributed.gather(list(predicted.get(name, []))) for name in names
+    }  # same calls everywhere
+    predicted = {name: np.stack(decoded) for name, decoded in joined.items() if decoded}
+    if not distributed.is_main():
+        return 0
     fps = args.fps or pipeline.fps
     write_video(make_video_grid(videos), args.out, fps)
     grid = args.out.with_suffix(".png")
