@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,11 @@ def run(args: argparse.Namespace) -> int:
     with distributed.process_group(pick_device(args.device)) as device:
         guard = functools.partial(check_request, "ccvs train transformer", yes=args.yes, device=device)
         trainer = TransformerTrainer(config, args.data, args.out, device=device, guard=guard)
-        export = trainer.fit()
+        export, step = trainer.fit(), trainer.step
+        # DDP's reducer must go while the process group lives: freed after it, its gloo threads wait
+        # for the interpreter lock that the freeing thread holds, and the process never exits
+        del trainer
+        gc.collect()
     if distributed.is_main():
-        out.print(f"trained to step {trainer.step}; transformer exported to {export}")
+        out.print(f"trained to step {step}; transformer exported to {export}")
     return 0
