@@ -106,21 +106,22 @@ def my_range(count: int) -> range:
 
 def shared_cache(
     cache: Path, compute: Callable[[int, int], dict[str, torch.Tensor]], write: Callable[[Path, dict], None]
-) -> None:
-    """Fill ``cache`` with ``compute(rank, world)`` of every process, each its share of the work: every
-    process writes its part beside the cache, the main one joins them with ``write`` (which must be
-    atomic), the others wait for it. Alone, it is ``write(cache, compute(0, 1))``."""
-    world = world_size()
+) -> dict[str, torch.Tensor]:
+    """Fill ``cache`` with ``compute(rank, world)`` of every process, each its share of the work, and
+    return the whole: every process writes its part beside the cache, the main one joins them with
+    ``write`` (which must be atomic), the others then read the cache. Alone, ``compute(0, 1)`` is
+    written and returned."""
     if not active():
-        write(cache, compute(0, 1))
-        return
+        tensors = compute(0, 1)
+        write(cache, tensors)
+        return tensors
     from ccvs_core.weights import load_tensors, save_tensors
 
-    part = cache.with_name(f".{cache.name}.part{rank()}-of-{world}")
-    save_tensors(part, compute(rank(), world))
+    world = world_size()
+    parts = [cache.with_name(f".{cache.name}.part{r}-of-{world}") for r in range(world)]
+    save_tensors(parts[rank()], compute(rank(), world))
     barrier()
     if is_main():
-        parts = [cache.with_name(f".{cache.name}.part{r}-of-{world}") for r in range(world)]
         joined: dict[str, torch.Tensor] = {}
         for path in parts:
             joined.update(load_tensors(path))
@@ -128,6 +129,7 @@ def shared_cache(
         for path in parts:
             path.unlink()
     barrier()
+    return joined if is_main() else load_tensors(cache)
 
 
 def gather(items: list) -> list:

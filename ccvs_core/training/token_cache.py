@@ -63,8 +63,9 @@ def video_tokens(
             tokens[record.id] = tokenize_video(model, resized)
         return tokens
 
-    distributed.shared_cache(cache, share, lambda path, tokens: save_tensors(path, tokens, metadata=key))
-    return load_tensors(cache)
+    return distributed.shared_cache(
+        cache, share, lambda path, tokens: save_tensors(path, tokens, metadata=key)
+    )
 
 
 def condition_digest(conditions: dict[str, Condition]) -> str:
@@ -109,8 +110,9 @@ def condition_tracks(
                 flat.update({f"{record.id}/{name}/{slot}": value for slot, value in tokens.items()})
         return flat
 
-    distributed.shared_cache(cache, share, lambda path, flat: save_tensors(path, flat, metadata=key))
-    return _tracks(load_tensors(cache))
+    return _tracks(
+        distributed.shared_cache(cache, share, lambda path, flat: save_tensors(path, flat, metadata=key))
+    )
 
 
 def _tracks(flat: dict[str, torch.Tensor]) -> dict[str, dict[str, dict[str, torch.Tensor]]]:
