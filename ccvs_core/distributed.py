@@ -8,11 +8,13 @@ under ``torchrun`` (which sets RANK / WORLD_SIZE / LOCAL_RANK). ``process_group`
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import attrs
 import torch
 import torch.distributed as dist
 
@@ -63,6 +65,17 @@ def process_group(device: str) -> Iterator[str]:
         dist.destroy_process_group()
 
 
+@contextmanager
+def alone() -> Iterator[None]:
+    """For the ``with`` block, this process is a job of one (the main process of a torchrun job
+    running a command that does not share its work)."""
+    saved = {name: os.environ.pop(name, None) for name in ("RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE")}
+    try:
+        yield
+    finally:
+        os.environ.update({name: value for name, value in saved.items() if value is not None})
+
+
 def describe(device: str, parallel: str, global_batch: int, unit: str) -> str:
     """The run's first line under torchrun, e.g. "2 processes (gloo, cpu, ddp), global batch 8 windows"."""
     backend = dist.get_backend() if active() else "one process"
@@ -77,8 +90,9 @@ def barrier() -> None:
 
 def mean(value: torch.Tensor) -> float:
     """The mean of a scalar over the processes (itself alone)."""
+    value = value.detach()
     if active():
-        value = value.detach().clone()
+        value = value.clone()
         dist.all_reduce(value)
         value /= dist.get_world_size()
     return float(value)
@@ -130,6 +144,79 @@ def shared_cache(
             path.unlink()
     barrier()
     return joined if is_main() else load_tensors(cache)
+
+
+class _GatherRows(torch.autograd.Function):
+    """Every process's ``x`` stacked ``[W, *x.shape]``; backward sums the gradients every process gives
+    each part and hands each process its own (so a loss on one process trains the others' inputs)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        return torch.stack(parts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return grad[dist.get_rank()]
+
+
+@attrs.frozen
+class StridedBatch:
+    """The global batch of a training step as ``DrawSampler`` shares it out: process r holds items
+    r, r + W, r + 2W, ... of the W-process batch, in that order, each item ``rows // items`` rows of a
+    tensor (a clip's frames flattened into the batch, for instance). Lets the few batch-level
+    statistics of a step (the minibatch standard deviation, the codebook's bookkeeping, another
+    clip's frames as a wrong context) see the one-process batch, so W processes train as one.
+    ``items``: this process's items a step."""
+
+    items: int
+
+    @property
+    def processes(self) -> int:
+        return world_size()
+
+    def gather(self, x: torch.Tensor) -> torch.Tensor:
+        """This process's rows ``[N, ...]`` -> the global batch's ``[W * N, ...]`` in the one-process
+        order (differentiable: gradients reach the process the rows came from)."""
+        if not active():
+            return x
+        world, rows = dist.get_world_size(), x.shape[0]
+        parts = _GatherRows.apply(x)  # [W, N, ...]
+        parts = parts.view(world, self.items, rows // self.items, *x.shape[1:])
+        return parts.transpose(0, 1).reshape(world * rows, *x.shape[1:])
+
+    def mine(self, x: torch.Tensor) -> torch.Tensor:
+        """The rows of a global-batch tensor ``[W * N, ...]`` that this process holds ``[N, ...]``."""
+        if not active():
+            return x
+        world = dist.get_world_size()
+        per_item = x.shape[0] // (world * self.items)
+        parts = x.view(self.items, world, per_item, *x.shape[1:])[:, dist.get_rank()]
+        return parts.reshape(self.items * per_item, *x.shape[1:])
+
+
+def fingerprints(module: torch.nn.Module) -> list[str]:
+    """One SHA-256 of every parameter and buffer's bytes of ``module`` on each process (alone: one)."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return gather([digest.hexdigest()])
+
+
+def check_in_step(module: torch.nn.Module, what: str) -> None:
+    """Refuse to go on when the processes' copies of ``module`` differ: DDP keeps them bit-identical,
+    so a difference is a bug (a rank-dependent random choice, a statistic of one process's share)."""
+    prints = fingerprints(module)
+    if len(set(prints)) > 1:
+        differ = [r for r, p in enumerate(prints) if p != prints[0]]
+        raise RuntimeError(
+            f"the processes' {what} weights differ (processes {differ} from process 0): "
+            "a rank-dependent computation crept into the step; please report it"
+        )
 
 
 def gather(items: list) -> list:

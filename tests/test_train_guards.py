@@ -1,19 +1,33 @@
 """``ccvs train``: every training command, plugins' included, refuses before writing anything a run
-folder inside its dataset, and a run under torchrun where the command trains in one process only
-(each process would train alone), and a run too large for the machine."""
+folder inside its dataset and a run too large for the machine; under torchrun, a command that trains
+in one process only runs in the main process."""
 
 import pytest
 
+from ccvs_core import distributed
 from ccvs_core.cli import main
 
 
-@pytest.mark.parametrize("command", ["autoencoder", "audio-tokenizer"])
-def test_several_processes_are_refused_where_a_command_trains_alone(command, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("WORLD_SIZE", "2")
+@pytest.mark.parametrize("command", ["audio-tokenizer", "position-estimator"])
+def test_under_torchrun_a_helper_trains_in_the_main_process_alone(command, tmp_path, monkeypatch, capsys):
     argv = ["train", command, "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run")]
-    assert main(argv) == 2
-    assert "torchrun: WORLD_SIZE=2: this command trains in one process" in capsys.readouterr().err
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert main(argv) == 0  # the other process leaves at once, writing nothing
+    assert "process 1: this command trains in the main process alone" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+    monkeypatch.setenv("RANK", "0")
+    assert main(argv) == 2  # the main process runs the command itself, which finds what it lacks
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_alone_makes_the_main_process_a_job_of_one(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    with distributed.alone():
+        assert distributed.world_size() == 1 and distributed.is_main()
+        assert distributed.share(3) == 3
+    assert distributed.world_size() == 2  # restored
 
 
 def test_a_run_folder_inside_the_dataset_is_refused(tmp_path, capsys):

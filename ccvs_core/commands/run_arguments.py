@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from ccvs_core.errors import InputError
@@ -26,17 +25,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_run_folders(args: argparse.Namespace, distributed: bool = False) -> None:
-    """Refuse what would train wrongly or harm data before anything is written: several processes for
-    a command that is not ``distributed`` (under torchrun each would train alone and rank 0 alone
-    would save), a run folder inside the dataset."""
-    world = os.environ.get("WORLD_SIZE", "1")
-    if world != "1" and not distributed:
-        raise InputError(
-            "torchrun",
-            f"WORLD_SIZE={world}: this command trains in one process (no gradients would be shared "
-            "between processes); start it without torchrun (ccvs train transformer runs under it)",
-        )
+def check_run_folders(args: argparse.Namespace) -> None:
+    """Refuse a run folder inside the dataset before anything is written."""
     data, out = getattr(args, "data", None), getattr(args, "out", None)
     if data is not None and out is not None and out.resolve().is_relative_to(data.resolve()):
         raise InputError("--out", f"{out} is inside the dataset {data}; give a run folder outside it")

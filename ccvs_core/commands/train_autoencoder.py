@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 
 from ccvs_core.commands.run_arguments import add_run_arguments, pick_device
 from ccvs_core.console import out
@@ -24,6 +25,12 @@ usage), and autoencoder/ (the EMA weights: config.json + model.safetensors), ref
 checkpoint. Run the same command again to resume from the latest checkpoint; only --steps,
 --checkpoint-every, --sample-every and --num-workers may change between runs.
 
+Under torchrun (one process per device, LOCAL_RANK; nccl on GPUs, gloo on CPUs) the processes train
+as one: --batch-size is the global batch, shared out evenly; DDP averages both players' gradients,
+and the batch statistics (minibatch standard deviation, codebook initialisation and restarts, wrong
+contexts) see the whole batch. The main process alone logs and writes; checkpoints resume with any
+number of processes.
+
 Before anything is built, the run's memory and time are estimated (one step on the meta device):
 a run the machine cannot hold is refused, one of more than a day needs --yes.
 
@@ -42,7 +49,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_run_arguments(parser)
     train = parser.add_argument_group("training")
     train.add_argument("--steps", type=int, help="total optimisation steps")
-    train.add_argument("--batch-size", type=int, help="clips per step")
+    train.add_argument(
+        "--batch-size", type=int, help="clips per step, in all processes together under torchrun"
+    )
     train.add_argument("--size", type=int, help="frame side in pixels")
     train.add_argument("--clip-frames", type=int, help="frames decoded one by one per clip")
     train.add_argument("--lr", type=float, help="Adam learning rate of the autoencoder")
@@ -69,6 +78,7 @@ def _channels(text: str | None) -> tuple[int, ...] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ccvs_core import distributed
     from ccvs_core.resources import check_request
     from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
     from ccvs_core.training.cost import autoencoder_cost, steps_left
@@ -86,10 +96,14 @@ def run(args: argparse.Namespace) -> int:
         },
     }  # fmt: skip
     config = plan_run(args.out, args.preset, overrides)
-    device = pick_device(args.device)
-    steps = steps_left(args.out, config.training.steps)
-    check_request("ccvs train autoencoder", autoencoder_cost(config, steps, device), args.yes, device=device)
-    trainer = AutoencoderTrainer(config, args.data, args.out, device=device)
-    export = trainer.fit()
-    out.print(f"trained to step {trainer.step}; EMA autoencoder exported to {export}")
+    with distributed.process_group(pick_device(args.device)) as device:
+        steps = steps_left(args.out, config.training.steps)
+        cost = autoencoder_cost(config, steps, device)
+        check_request("ccvs train autoencoder", cost, args.yes, device=device)
+        trainer = AutoencoderTrainer(config, args.data, args.out, device=device)
+        export, step = trainer.fit(), trainer.step
+        del trainer  # DDP's reducers go while the process group lives (see train_transformer)
+        gc.collect()
+    if distributed.is_main():
+        out.print(f"trained to step {step}; EMA autoencoder exported to {export}")
     return 0

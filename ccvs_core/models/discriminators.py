@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ccvs_core.config import DiscriminatorConfig
+from ccvs_core.models.split_batch import SplitBatch
 
 SLOPE = 0.2  # LeakyReLU negative slope (StyleGAN2)
 
@@ -44,20 +45,29 @@ def downsample(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool3d(x, kernel, ceil_mode=True)
 
 
-def minibatch_stddev(x: torch.Tensor, group_size: int) -> torch.Tensor:
+def minibatch_stddev(x: torch.Tensor, group_size: int, split: SplitBatch | None = None) -> torch.Tensor:
     """StyleGAN2's minibatch standard deviation: append one feature map holding, for each sample, the
     mean over features and positions of the standard deviation across its group of the batch.
 
     ``x [B, C, *S] -> [B, C + 1, *S]``. The group is the largest divisor of B not above ``group_size``
-    (B = 1 gives a constant map); samples n and n + B/G share a group, as in StyleGAN2.
+    (B = 1 gives a constant map); samples n and n + B/G share a group, as in StyleGAN2. With ``split``,
+    x is this process's share of a batch split over processes, and the groups are the whole batch's.
     """
+    stat = _group_std(split.gather(x), group_size) if split is not None else _group_std(x, group_size)
+    if split is not None:
+        stat = split.mine(stat)
+    b = x.shape[0]
+    stat = stat.to(x.dtype).view(b, 1, *([1] * (x.ndim - 2))).expand(b, 1, *x.shape[2:])  # [B, 1, *S]
+    return torch.cat((x, stat), dim=1)
+
+
+def _group_std(x: torch.Tensor, group_size: int) -> torch.Tensor:
+    """``[B, C, *S] -> [B]``: the mean standard deviation across each sample's group."""
     b = x.shape[0]
     g = max(d for d in range(1, min(group_size, b) + 1) if b % d == 0)
     y = x.reshape(g, b // g, *x.shape[1:]).float()  # [G, M, C, *S]
     std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt()  # [M, C, *S]
-    stat = std.flatten(1).mean(dim=1).repeat(g).to(x.dtype)  # [B], sample n gets group n % M
-    stat = stat.view(b, 1, *([1] * (x.ndim - 2))).expand(b, 1, *x.shape[2:])  # [B, 1, *S]
-    return torch.cat((x, stat), dim=1)
+    return std.flatten(1).mean(dim=1).repeat(g)  # [B], sample n gets group n % M
 
 
 class DownBlock(nn.Module):
@@ -96,6 +106,7 @@ class ResidualDiscriminator(nn.Module):
         last = channels[-1]
         self.final_conv = _conv(dims, last + (1 if mbstd_group > 0 else 0), last, 3)
         self.head = nn.Linear(last, 1)
+        self.split: SplitBatch | None = None  # set when the batch is split over processes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [B, 3, (T,) H, W] in [-1, 1]
@@ -103,7 +114,7 @@ class ResidualDiscriminator(nn.Module):
         for block in self.blocks:
             h = block(h)  # [B, Ck, (T/2^k,) H/2^k, W/2^k]
         if self.mbstd_group > 0:
-            h = minibatch_stddev(h, self.mbstd_group)  # [B, C + 1, ...]
+            h = minibatch_stddev(h, self.mbstd_group, self.split)  # [B, C + 1, ...]
         h = F.leaky_relu(self.final_conv(h), SLOPE)  # [B, C, ...]
         h = h.flatten(2).mean(dim=2)  # [B, C] global average pooling
         return self.head(h).squeeze(1)  # [B]

@@ -14,6 +14,8 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from ccvs_core.models.split_batch import SplitBatch
+
 
 @attrs.frozen
 class Quantized:
@@ -46,6 +48,8 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("last_used", torch.zeros(codebook_size, dtype=torch.long))
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+        # set when the batch is split over processes: the bookkeeping must see the whole batch
+        self.split: SplitBatch | None = None
 
     @property
     def codebook_size(self) -> int:
@@ -73,14 +77,15 @@ class VectorQuantizer(nn.Module):
         self.initialized.fill_(True)
 
     def forward(self, z: torch.Tensor) -> Quantized:
+        whole = self.split.gather if self.split is not None else lambda x: x
         if self.training and not self.initialized:
-            self.initialize_from(z.detach())
+            self.initialize_from(whole(z.detach()))
         tokens = self.quantize(z.detach())
         z_q = self.lookup(tokens).to(z.dtype)
         if self.training:
             with torch.no_grad():
                 self.step += 1
-                self.last_used[tokens.unique()] = self.step
+                self.last_used[whole(tokens).unique()] = self.step
         return Quantized(tokens, z_q, straight_through(z, z_q))
 
     @torch.no_grad()

@@ -28,7 +28,12 @@ from ccvs_core.models.quantizer import perplexity
 from ccvs_core.training.augment import AugmentConfig
 from ccvs_core.training.autoencoder_data import AutoencoderTrainingData
 from ccvs_core.training.autoencoder_samples import write_samples
-from ccvs_core.training.autoencoder_step import StepChoices, discriminator_losses, generator_losses
+from ccvs_core.training.autoencoder_step import (
+    DiscriminatorLoss,
+    GeneratorLoss,
+    GeneratorOutput,
+    draw_choices,
+)
 from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
 from ccvs_core.training.ema import EMA
 from ccvs_core.training.losses import total_loss
@@ -99,6 +104,7 @@ class AutoencoderTrainer:
         run.autoencoder.token_grid((cfg.size, cfg.size))  # a frame size the levels cannot halve: ConfigError
         self.main = distributed.is_main()
         self.progress = progress and self.main
+        self.batch = distributed.share(cfg.batch_size)  # this process's clips of the global batch
         torch.manual_seed(cfg.seed)
         self.model = FlowAutoencoder(run.autoencoder).to(self.device)
         self.image_disc = ImageDiscriminator(run.discriminator).to(self.device)
@@ -122,6 +128,21 @@ class AutoencoderTrainer:
         self.checkpoints.resume(self._resume)
         if self.main:  # plan_run checked that a resumed run changes only what may change (its steps, ...)
             run.to_json(self.out / RUN_FILE)
+        # the two players' losses as modules, under torchrun each in DDP (it averages the gradients);
+        # the batch-level statistics then see the whole global batch
+        self.generator = GeneratorLoss(self.model)
+        self.critic = DiscriminatorLoss(self.image_disc, self.temporal_disc)
+        self.split = None
+        if distributed.active():
+            self.split = distributed.StridedBatch(self.batch)
+            for module in (self.model.quantizer, self.image_disc, self.temporal_disc):
+                module.split = self.split
+            ids = [self.device] if self.device.type == "cuda" else None
+            # F sits idle in batches without contexts: DDP must look for the parameters a step used
+            self.generator = torch.nn.parallel.DistributedDataParallel(
+                self.generator, device_ids=ids, find_unused_parameters=True
+            )
+            self.critic = torch.nn.parallel.DistributedDataParallel(self.critic, device_ids=ids)
 
     # the loop -------------------------------------------------------------------------------------
 
@@ -135,6 +156,8 @@ class AutoencoderTrainer:
                 soft_wrap=True,
             )
         loader = self._loader()
+        if distributed.active() and self.main:
+            console.print(distributed.describe(str(self.device), "ddp", cfg.batch_size, "clips"))
         with progress_bar(disable=not self.progress) as bar:
             task = bar.add_task("autoencoder", total=cfg.steps, completed=self.step, status="")
             for batch in loader:
@@ -153,58 +176,59 @@ class AutoencoderTrainer:
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.run.training
-        g = self.choices
-        choices = StepChoices(
-            contexts=int(torch.randint(0, self.run.autoencoder.max_contexts + 1, (1,), generator=g)),
-            self_view=bool(torch.rand(1, generator=g) < cfg.self_context_prob),
-            wrong_context=bool(torch.rand(1, generator=g) < cfg.wrong_context_prob),
-        )
+        choices = draw_choices(self.choices, self.run.autoencoder.max_contexts, cfg)
         adversarial = self.step >= cfg.adversarial_start
         discs = (self.image_disc, self.temporal_disc) if adversarial else None
         self.model.train()
         for disc in (self.image_disc, self.temporal_disc):
             disc.requires_grad_(False)  # the generator's step must not update the discriminators' grads
-        out = generator_losses(self.model, batch, choices, self.perceptual, discs)
+        out = GeneratorOutput(**self.generator(batch, choices, self.perceptual, discs, self.split))
         loss = total_loss(out.losses, cfg)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
         self.ema.update(self.model)
+        whole = self.split.gather if self.split is not None else lambda x: x
         restarted = 0
         if cfg.dead_code_steps:
-            restarted = self.model.quantizer.restart_dead_codes(out.z, cfg.dead_code_steps, self.restarts)
-        stats = {name: float(value.detach()) for name, value in out.losses.items()}
-        stats["total"] = float(loss.detach())
+            restarted = self.model.quantizer.restart_dead_codes(
+                whole(out.z), cfg.dead_code_steps, self.restarts
+            )
+        stats = {name: distributed.mean(value) for name, value in out.losses.items()}
+        stats["total"] = distributed.mean(loss)
         if adversarial:
             for disc in (self.image_disc, self.temporal_disc):
                 disc.requires_grad_(True)
-            d_loss = discriminator_losses(self.image_disc, self.temporal_disc, batch["frames"], out.decoded)
+            d_loss = self.critic(batch["frames"], out.decoded.detach())
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_d.step()
-            stats["discriminator"] = float(d_loss.detach())
-        codebook = self.run.autoencoder.codebook_size
-        stats["usage"] = out.tokens.unique().numel() / codebook
-        stats["perplexity"] = perplexity(out.tokens, codebook)
+            stats["discriminator"] = distributed.mean(d_loss)
+        codebook, tokens = self.run.autoencoder.codebook_size, whole(out.tokens)
+        stats["usage"] = tokens.unique().numel() / codebook
+        stats["perplexity"] = perplexity(tokens, codebook)
         stats["restarted"] = restarted
         stats["contexts"] = choices.contexts
         if out.flow_error is not None:
-            stats["view_epe"] = out.flow_error.item()
+            stats["view_epe"] = distributed.mean(out.flow_error)
         return stats
 
     def _loader(self) -> torch.utils.data.DataLoader:
         cfg = self.run.training
         dataset = AutoencoderTrainingData(self.clips, self.run.augment, cfg.seed)
-        start = self.step * cfg.batch_size * distributed.world_size()
+        start = self.step * cfg.batch_size  # the global batch's draws, shared out by the sampler
         sampler = DrawSampler(len(self.clips), cfg.seed, start, distributed.rank(), distributed.world_size())
         return torch.utils.data.DataLoader(
-            dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
+            dataset, batch_size=self.batch, sampler=sampler, num_workers=cfg.num_workers,
             persistent_workers=cfg.num_workers > 0,
         )  # fmt: skip
 
     # checkpoints ----------------------------------------------------------------------------------
 
     def save(self) -> None:
+        if distributed.active():
+            distributed.check_in_step(self.model, "autoencoder")
+            distributed.check_in_step(self.critic.module, "discriminators")
         if not self.main:
             return
         g_tensors, g_info = optimizer_tensors(self.opt_g)

@@ -14,6 +14,8 @@ import attrs
 import torch
 from einops import rearrange
 
+from ccvs_core.config import AutoencoderTrainingConfig
+from ccvs_core.distributed import StridedBatch
 from ccvs_core.models.autoencoder import Decoded, Encoded, FlowAutoencoder
 from ccvs_core.models.discriminators import ImageDiscriminator, TemporalDiscriminator
 from ccvs_core.training.losses import (
@@ -34,6 +36,17 @@ class StepChoices:
     wrong_context: bool  # temporal contexts come from another clip of the batch
 
 
+def draw_choices(
+    generator: torch.Generator, max_contexts: int, cfg: AutoencoderTrainingConfig
+) -> StepChoices:
+    """The next batch's choices: the same on every process (each draws them from the same generator)."""
+    return StepChoices(
+        contexts=int(torch.randint(0, max_contexts + 1, (1,), generator=generator)),
+        self_view=bool(torch.rand(1, generator=generator) < cfg.self_context_prob),
+        wrong_context=bool(torch.rand(1, generator=generator) < cfg.wrong_context_prob),
+    )
+
+
 @attrs.frozen
 class GeneratorOutput:
     losses: dict[str, torch.Tensor]  # Eq. 2's parts (scalars with gradients)
@@ -48,9 +61,12 @@ def _frame(encoded: Encoded, b: int, t: int) -> Encoded:
     return encoded.map(lambda x: rearrange(x, "(b t) ... -> b t ...", b=b)[:, t])
 
 
-def _rolled(encoded: Encoded) -> Encoded:
-    """The same frames, each given to the next clip of the batch (a context from another video)."""
-    return encoded.map(lambda x: x.roll(1, 0))
+def _rolled(encoded: Encoded, split: StridedBatch | None) -> Encoded:
+    """The same frames, each given to the next clip of the batch (a context from another video); of
+    the whole batch when it is split over processes."""
+    if split is None:
+        return encoded.map(lambda x: x.roll(1, 0))
+    return encoded.map(lambda x: split.mine(split.gather(x).roll(1, 0)))
 
 
 def _view_losses(
@@ -83,10 +99,14 @@ def generator_losses(
     choices: StepChoices,
     perceptual: torch.nn.Module | None = None,
     discriminators: tuple[ImageDiscriminator, TemporalDiscriminator] | None = None,
+    split: StridedBatch | None = None,
 ) -> GeneratorOutput:
-    """Eq. 2's parts for E, Q, F, D on a batch: frames ``[B, T, 3, H, W]`` and their augmented views."""
+    """Eq. 2's parts for E, Q, F, D on a batch: frames ``[B, T, 3, H, W]`` and their augmented views.
+    ``split``: the batch is this process's share of one split over ``processes`` (wrong contexts then
+    come from the whole batch)."""
     x = batch["frames"]
     b, t_len = x.shape[:2]
+    whole_b = b * (split.processes if split is not None else 1)
     encoded = model.encode(rearrange(x, "b t c h w -> (b t) c h w"))
     quantized = model.quantize(encoded.z)
     z_st = rearrange(quantized.z_st, "(b t) ... -> b t ...", b=b)
@@ -94,13 +114,13 @@ def generator_losses(
     views = None
     if choices.self_view:
         views = model.encode(rearrange(batch["view"], "b t c h w -> (b t) c h w"))
-    wrong = choices.wrong_context and b > 1 and choices.contexts > 0
+    wrong = choices.wrong_context and whole_b > 1 and choices.contexts > 0
     history: list[Encoded] = []  # the context frames so far, oldest first
     decoded, contextual, epes = [], [], []
     for t in range(t_len):
         temporal = history[-choices.contexts :] if choices.contexts else []
         if wrong:
-            temporal = [_rolled(e) for e in temporal]
+            temporal = [_rolled(e, split) for e in temporal]
         contexts = [*temporal, _frame(views, b, t)] if views is not None else temporal
         out = model.decode(z_st[:, t], contexts)
         decoded.append(out.image)
@@ -145,3 +165,27 @@ def discriminator_losses(
     return discriminator_loss(image_disc(flat(real)), image_disc(flat(fake))) + discriminator_loss(
         temporal_disc(clip(real)), temporal_disc(clip(fake))
     )
+
+
+class GeneratorLoss(torch.nn.Module):
+    """``generator_losses`` as one module around the autoencoder: DDP must see the whole step in one
+    forward call. Returns the ``GeneratorOutput``'s fields as a dict (DDP looks for tensors there)."""
+
+    def __init__(self, model: FlowAutoencoder):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch, choices, perceptual=None, discriminators=None, split=None) -> dict:
+        out = generator_losses(self.model, batch, choices, perceptual, discriminators, split)
+        return attrs.asdict(out, recurse=False)
+
+
+class DiscriminatorLoss(torch.nn.Module):
+    """``discriminator_losses`` as one module around Δi and Δt (for DDP)."""
+
+    def __init__(self, image_disc: ImageDiscriminator, temporal_disc: TemporalDiscriminator):
+        super().__init__()
+        self.image_disc, self.temporal_disc = image_disc, temporal_disc
+
+    def forward(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return discriminator_losses(self.image_disc, self.temporal_disc, real, fake)

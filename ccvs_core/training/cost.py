@@ -14,6 +14,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
+from ccvs_core import distributed
 from ccvs_core.models.autoencoder import FlowAutoencoder
 from ccvs_core.models.discriminators import ImageDiscriminator, TemporalDiscriminator
 from ccvs_core.models.transformer import VideoTransformer
@@ -92,7 +93,7 @@ def autoencoder_cost(run, steps: int, device: str = "cpu") -> Estimate:
     """Memory and time of ``steps`` steps of stage 1 (``AutoencoderRunConfig``), each at its costliest
     choices: all contexts, the augmented view, the discriminators and the perceptual term when set."""
     cfg, ae = run.training, run.autoencoder
-    size, batch = cfg.size, cfg.batch_size
+    size, batch = cfg.size, distributed.share(cfg.batch_size)  # one process's share, under torchrun
     ae.token_grid((size, size))  # a frame size the levels cannot halve: ConfigError, as the trainer says
     choices = StepChoices(ae.max_contexts, cfg.self_context_prob > 0, cfg.wrong_context_prob > 0)
 
@@ -134,7 +135,7 @@ def transformer_cost(
     run, layout: SequenceLayout, frame_vocab: int, steps: int, device: str = "cpu"
 ) -> Estimate:
     """Memory and time of ``steps`` steps of stage 2 (``TransformerRunConfig``) over ``layout``."""
-    batch = run.training.batch_size
+    batch = distributed.share(run.training.batch_size)  # one process's share, under torchrun
 
     def step(layers: int) -> tuple[float, float]:
         def forward() -> torch.Tensor:

@@ -300,6 +300,8 @@ class TransformerTrainer:
     def save(self) -> None:
         """The checkpoint, the exported transformer and the pipeline, written by the main process (under
         FSDP every process gathers its shards)."""
+        if distributed.active() and not self.sharded:
+            distributed.check_in_step(self.model, "transformer")
         whole = self._whole()
         optimizer = (
             sharding.full_optimizer_state(self.loss, self.optimizer)
