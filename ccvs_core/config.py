@@ -144,6 +144,9 @@ class TransformerTrainingConfig(Config):
     # under torchrun: "ddp" keeps a whole model in every process and averages gradients; "fsdp" (FSDP2)
     # shards parameters, gradients and AdamW state over the processes, for models one device cannot hold
     parallel: Literal["ddp", "fsdp"] = "ddp"
+    # each process's share of the batch in this many passes, their gradients summed before the update:
+    # the same step in less memory (the batch must split evenly into them)
+    accumulate: int = attrs.field(default=1, validator=at_least(1))
 
 
 PRESETS: dict[type[Config], dict[str, dict[str, Any]]] = {

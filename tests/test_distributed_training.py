@@ -43,8 +43,8 @@ def assert_same_model(a, b):
 
 @pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
 def test_two_processes_train_the_transformer_as_one(parallel, stage1, one_process, tmp_path):
-    argv = [*stage2_argv(stage1), *STEPS_AND_CONDITIONS, "--parallel", parallel]
-    done = torchrun(2, [*argv, "--out", str(tmp_path / "two")])
+    argv = [*stage2_argv(stage1), *STEPS_AND_CONDITIONS, "--parallel", parallel, "--accumulate", "2"]
+    done = torchrun(2, [*argv, "--out", str(tmp_path / "two")])  # 1 window a pass: 2 passes a step
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"2 processes (gloo, cpu, {parallel}), global batch 4 windows" in done.stdout + done.stderr
     assert_same_model(one_process, tmp_path / "two")

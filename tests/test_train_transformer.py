@@ -35,6 +35,19 @@ def test_stage2_resumes_exactly(stage1, tmp_path):
         assert torch.allclose(a, b, atol=1e-6), name
 
 
+def test_gradient_accumulation_takes_the_same_steps(stage1, tmp_path):
+    whole = train_transformer(stage1, tmp_path / "a", steps=3, batch_size=4)
+    passes = train_transformer(stage1, tmp_path / "b", steps=3, batch_size=4, accumulate=4)
+    for (name, a), b in zip(
+        whole.model.state_dict().items(), passes.model.state_dict().values(), strict=True
+    ):
+        assert torch.allclose(a, b, atol=1e-5, rtol=0), name
+    logs = [json.loads((tmp_path / r / "log.jsonl").read_text().splitlines()[-1]) for r in "ab"]
+    assert logs[0]["loss"] == pytest.approx(logs[1]["loss"], rel=1e-5)
+    with pytest.raises(InputError, match="--accumulate: 3 passes cannot split evenly the 4 windows"):
+        train_transformer(stage1, tmp_path / "c", steps=1, batch_size=4, accumulate=3)
+
+
 def test_stage2_refuses_bad_starts(stage1, tmp_path):
     with pytest.raises(InputError, match="--autoencoder: is required"):
         plan_transformer_run(tmp_path / "t", None, None, {})

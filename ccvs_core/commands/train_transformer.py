@@ -98,6 +98,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--parallel", choices=("ddp", "fsdp"),
         help="under torchrun: a whole model per process (ddp, the default) or sharded (fsdp, FSDP2)",
     )  # fmt: skip
+    train.add_argument(
+        "--accumulate", type=int, metavar="K",
+        help="take each process's share of the batch in K passes, summing their gradients: the same "
+        "step in less memory (default 1)",
+    )  # fmt: skip
     model = parser.add_argument_group("model")
     model.add_argument("--window", type=int, help="frames N in the sequence")
     model.add_argument("--layers", type=int, help="transformer blocks")
@@ -131,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
             "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every,
             "precision": args.precision, "condition_dropout": args.condition_dropout,
-            "parallel": args.parallel,
+            "parallel": args.parallel, "accumulate": args.accumulate,
         },
         "transformer": {
             "window": args.window, "layers": args.layers, "heads": args.heads, "width": args.width,

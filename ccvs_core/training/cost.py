@@ -135,7 +135,8 @@ def transformer_cost(
     run, layout: SequenceLayout, frame_vocab: int, steps: int, device: str = "cpu"
 ) -> Estimate:
     """Memory and time of ``steps`` steps of stage 2 (``TransformerRunConfig``) over ``layout``."""
-    batch = distributed.share(run.training.batch_size)  # one process's share, under torchrun
+    # one pass of one process's share, under torchrun
+    batch = max(1, distributed.share(run.training.batch_size) // run.training.accumulate)
 
     def step(layers: int) -> tuple[float, float]:
         def forward() -> torch.Tensor:

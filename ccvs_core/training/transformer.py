@@ -15,6 +15,7 @@ The run is planned in ``transformer_run``, its loss is ``transformer_loss``'s.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -67,6 +68,12 @@ class TransformerTrainer:
         self.main = distributed.is_main()
         self.progress = progress and self.main
         self.batch = distributed.share(cfg.batch_size)  # this process's part of the global batch
+        if self.batch % cfg.accumulate:
+            raise InputError(
+                "--accumulate",
+                f"{cfg.accumulate} passes cannot split evenly the {self.batch} windows each process takes a "
+                "step (--batch-size over the processes)",
+            )
         self.autoencoder = load_autoencoder(run.autoencoder, self.device).requires_grad_(False)
         window = run.transformer.window
         clips = ClipDataset(data, num_frames=window, size=run.frame_size, split="train", crop="first")
@@ -232,9 +239,20 @@ class TransformerTrainer:
             group["lr"] = lr
         self.model.train()
         dropped = self.dropped(len(frames))
-        loss = batch_loss(self.model, frames, conditions, gaps, cfg.precision, dropped, self.loss)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        passes, size = cfg.accumulate, len(frames) // cfg.accumulate
+        loss = frames.new_zeros((), dtype=torch.float32)
+        for k in range(passes):
+            rows = slice(k * size, (k + 1) * size)
+            # DDP averages the gradients once, after the last pass
+            quiet = k < passes - 1 and isinstance(self.loss, torch.nn.parallel.DistributedDataParallel)
+            with self.loss.no_sync() if quiet else contextlib.nullcontext():
+                pass_loss = batch_loss(
+                    self.model, _rows(frames, rows), _rows(conditions, rows), _rows(gaps, rows),
+                    cfg.precision, _rows(dropped, rows), self.loss,
+                ) / passes  # fmt: skip
+                pass_loss.backward()
+            loss += pass_loss.detach()
         norm = sharding.local(torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip))
         self.optimizer.step()
         return {"loss": distributed.mean(loss.detach()), "lr": lr, "grad_norm": float(norm)}
@@ -368,3 +386,12 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     ids = {id(p) for p in decay}
     rest = [p for p in model.parameters() if id(p) not in ids]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def _rows(tree, rows: slice):
+    """The windows ``rows`` of a batch: a tensor, or nested dicts of tensors (None stays None)."""
+    if tree is None:
+        return None
+    if isinstance(tree, Mapping):
+        return {key: _rows(value, rows) for key, value in tree.items()}
+    return tree[rows]
