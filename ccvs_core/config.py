@@ -120,6 +120,10 @@ class AutoencoderTrainingConfig(Config):
     sample_every: int = attrs.field(default=500, validator=at_least(1))
     num_workers: int = attrs.field(default=2, validator=at_least(0))
     seed: int = attrs.field(default=0, validator=at_least(0))
+    # bfloat16: both players' forward passes under torch.autocast (weights and Adam stay float32)
+    precision: Literal["float32", "bfloat16"] = "float32"
+    # torch.compile the decoder's blocks and flow levels: minutes of compiling, repaid on long GPU runs
+    compile: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -147,6 +151,8 @@ class TransformerTrainingConfig(Config):
     # each process's share of the batch in this many passes, their gradients summed before the update:
     # the same step in less memory (the batch must split evenly into them)
     accumulate: int = attrs.field(default=1, validator=at_least(1))
+    # torch.compile each transformer block: minutes of compiling, repaid on long GPU runs
+    compile: bool = False
 
 
 PRESETS: dict[type[Config], dict[str, dict[str, Any]]] = {

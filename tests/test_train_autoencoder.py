@@ -154,3 +154,29 @@ def test_a_frame_size_the_levels_cannot_halve_is_refused(toyworld, tmp_path, cap
     argv = cli_argv(toyworld, tmp_path / "run")
     assert main([*argv, "--size", "18"]) == 2
     assert "18x18 is not divisible by 2**2 = 4" in capsys.readouterr().err
+
+
+def test_compiled_training_takes_the_same_steps(toyworld, tmp_path, monkeypatch):
+    from ccvs_core.training import acceleration
+
+    monkeypatch.setattr(acceleration, "BACKEND", "eager")  # dynamo's graphs, without inductor's codegen
+    train(toyworld, tmp_path / "plain", steps=3, adversarial_start=0)
+    compiled = train(toyworld, tmp_path / "compiled", steps=3, adversarial_start=0, compile=True)
+    assert any(
+        hasattr(m, "_compiled_call_impl") and m._compiled_call_impl for m in compiled.model.decoder.blocks
+    )
+    plain_weights, compiled_weights = (
+        load_tensors(out / "checkpoints" / "step-00000003" / "model.safetensors")
+        for out in (tmp_path / "plain", tmp_path / "compiled")
+    )
+    assert plain_weights.keys() == compiled_weights.keys()  # compiled in place: the same names
+    for name, value in plain_weights.items():
+        assert torch.allclose(value, compiled_weights[name], atol=1e-5, rtol=0), name
+
+
+def test_bfloat16_training_keeps_float32_weights(toyworld, tmp_path):
+    trainer = train(toyworld, tmp_path / "run", steps=2, adversarial_start=0, precision="bfloat16")
+    logged = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
+    assert logged["step"] == 2 and torch.isfinite(torch.tensor(logged["total"]))
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    assert all(p.dtype == torch.float32 for p in trainer.image_disc.parameters())

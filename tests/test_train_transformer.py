@@ -48,6 +48,21 @@ def test_gradient_accumulation_takes_the_same_steps(stage1, tmp_path):
         train_transformer(stage1, tmp_path / "c", steps=1, batch_size=4, accumulate=3)
 
 
+def test_compiled_training_takes_the_same_steps(stage1, tmp_path, monkeypatch):
+    from ccvs_core.training import acceleration
+
+    monkeypatch.setattr(acceleration, "BACKEND", "eager")  # dynamo's graphs, without inductor's codegen
+    plain = train_transformer(stage1, tmp_path / "a", steps=3)
+    compiled = train_transformer(stage1, tmp_path / "b", steps=3, compile=True)
+    assert compiled.forward_loss is not compiled.loss  # the compiled wrapper trained
+    for (name, a), b in zip(
+        plain.model.state_dict().items(), compiled.model.state_dict().values(), strict=True
+    ):
+        assert torch.allclose(a, b, atol=1e-5, rtol=0), name
+    exported = load_tensors(tmp_path / "b" / "transformer" / "model.safetensors")
+    assert exported.keys() == load_tensors(tmp_path / "a" / "transformer" / "model.safetensors").keys()
+
+
 def test_stage2_refuses_bad_starts(stage1, tmp_path):
     with pytest.raises(InputError, match="--autoencoder: is required"):
         plan_transformer_run(tmp_path / "t", None, None, {})

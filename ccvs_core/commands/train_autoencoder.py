@@ -61,6 +61,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--sample-every", type=int, help="steps between sample pictures")
     train.add_argument("--num-workers", type=int, help="data-loading processes")
     train.add_argument("--seed", type=int, help="random seed")
+    train.add_argument(
+        "--precision", choices=("float32", "bfloat16"), help="autocast precision of the forward passes"
+    )
+    train.add_argument(
+        "--compile", action="store_true", default=None,
+        help="torch.compile the decoder's blocks and flow levels (minutes of compiling; for long GPU runs)",
+    )  # fmt: skip
     model = parser.add_argument_group("model")
     model.add_argument("--channels", help="channels per level, comma-separated (e.g. 32,64,128)")
     model.add_argument("--codebook-size", type=int, help="codebook entries q")
@@ -88,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
             "steps": args.steps, "batch_size": args.batch_size, "size": args.size, "clip_frames": args.clip_frames,
             "lr": args.lr, "vgg_weights": args.vgg_weights, "adversarial_start": args.adversarial_start,
             "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every,
-            "num_workers": args.num_workers, "seed": args.seed,
+            "num_workers": args.num_workers, "seed": args.seed, "precision": args.precision,
+            "compile": args.compile,
         },
         "autoencoder": {
             "channels": _channels(args.channels), "codebook_size": args.codebook_size,

@@ -103,6 +103,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="take each process's share of the batch in K passes, summing their gradients: the same "
         "step in less memory (default 1)",
     )  # fmt: skip
+    train.add_argument(
+        "--compile", action="store_true", default=None,
+        help="torch.compile the training forward (minutes of compiling; for long GPU runs)",
+    )  # fmt: skip
     model = parser.add_argument_group("model")
     model.add_argument("--window", type=int, help="frames N in the sequence")
     model.add_argument("--layers", type=int, help="transformer blocks")
@@ -136,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
             "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every,
             "precision": args.precision, "condition_dropout": args.condition_dropout,
-            "parallel": args.parallel, "accumulate": args.accumulate,
+            "parallel": args.parallel, "accumulate": args.accumulate, "compile": args.compile,
         },
         "transformer": {
             "window": args.window, "layers": args.layers, "heads": args.heads, "width": args.width,

@@ -25,6 +25,7 @@ from ccvs_core.models.autoencoder import FlowAutoencoder
 from ccvs_core.models.discriminators import ImageDiscriminator, TemporalDiscriminator
 from ccvs_core.models.io import export_autoencoder
 from ccvs_core.models.quantizer import perplexity
+from ccvs_core.training import acceleration
 from ccvs_core.training.augment import AugmentConfig
 from ccvs_core.training.autoencoder_data import AutoencoderTrainingData
 from ccvs_core.training.autoencoder_samples import write_samples
@@ -45,7 +46,7 @@ from ccvs_core.weights import load_module
 RUN_FILE = "run.json"
 EXPORT_DIR = "autoencoder"
 # Training settings a resumed run may change; anything else must match the run it resumes.
-RESUMABLE = {"steps", "checkpoint_every", "sample_every", "num_workers"}
+RESUMABLE = {"steps", "checkpoint_every", "sample_every", "num_workers", "precision", "compile"}
 
 
 @attrs.frozen(kw_only=True)
@@ -130,6 +131,9 @@ class AutoencoderTrainer:
             run.to_json(self.out / RUN_FILE)
         # the two players' losses as modules, under torchrun each in DDP (it averages the gradients);
         # the batch-level statistics then see the whole global batch
+        acceleration.use_tf32(self.device)
+        if cfg.compile:
+            acceleration.compile_each([*self.model.decoder.blocks, *self.model.decoder.flow_levels])
         self.generator = GeneratorLoss(self.model)
         self.critic = DiscriminatorLoss(self.image_disc, self.temporal_disc)
         self.split = None
@@ -182,7 +186,8 @@ class AutoencoderTrainer:
         self.model.train()
         for disc in (self.image_disc, self.temporal_disc):
             disc.requires_grad_(False)  # the generator's step must not update the discriminators' grads
-        out = GeneratorOutput(**self.generator(batch, choices, self.perceptual, discs, self.split))
+        with acceleration.autocast(self.device, cfg.precision):
+            out = GeneratorOutput(**self.generator(batch, choices, self.perceptual, discs, self.split))
         loss = total_loss(out.losses, cfg)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -199,7 +204,8 @@ class AutoencoderTrainer:
         if adversarial:
             for disc in (self.image_disc, self.temporal_disc):
                 disc.requires_grad_(True)
-            d_loss = self.critic(batch["frames"], out.decoded.detach())
+            with acceleration.autocast(self.device, cfg.precision):
+                d_loss = self.critic(batch["frames"], out.decoded.detach())
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_d.step()

@@ -36,7 +36,7 @@ from ccvs_core.models.transfer import transfer_weights
 from ccvs_core.models.transformer import VideoTransformer
 from ccvs_core.pipeline_format import PipelineParts
 from ccvs_core.resources import Estimate
-from ccvs_core.training import sharding
+from ccvs_core.training import acceleration, sharding
 from ccvs_core.training.checkpoint import CheckpointManager, load_optimizer, optimizer_tensors
 from ccvs_core.training.conditions import build_conditions
 from ccvs_core.training.cost import steps_left, transformer_cost
@@ -110,7 +110,11 @@ class TransformerTrainer:
         # or sharded by FSDP2; the main process then keeps a whole copy to sample, score and export
         self.loss, self.whole = WindowLoss(self.model), self.model
         self.sharded = distributed.active() and cfg.parallel == "fsdp"
+        self.ddp: torch.nn.parallel.DistributedDataParallel | None = None
+        acceleration.use_tf32(self.device)
         if self.sharded:
+            if cfg.compile:  # block by block, before FSDP2 wraps them
+                acceleration.compile_each(self.model.blocks)
             state = self.optimizer.state_dict()  # as resumed, or fresh
             sharding.shard(self.loss, list(self.model.blocks), self.device)
             self.optimizer = self._new_optimizer()  # over the shards
@@ -123,7 +127,11 @@ class TransformerTrainer:
                 )  # fmt: skip
         elif distributed.active():
             ids = [self.device] if self.device.type == "cuda" else None
-            self.loss = torch.nn.parallel.DistributedDataParallel(self.loss, device_ids=ids)
+            self.loss = self.ddp = torch.nn.parallel.DistributedDataParallel(self.loss, device_ids=ids)
+        # the training forward, compiled whole (around DDP, which dynamo splits at its buckets); samples
+        # and held-out losses go through the plain model
+        compiled = cfg.compile and not self.sharded
+        self.forward_loss = acceleration.compiled(self.loss) if compiled else self.loss
         self.whole_step = -1 if self.sharded else self.step  # the step the whole copy holds
 
     def _new_optimizer(self) -> torch.optim.AdamW:
@@ -245,11 +253,11 @@ class TransformerTrainer:
         for k in range(passes):
             rows = slice(k * size, (k + 1) * size)
             # DDP averages the gradients once, after the last pass
-            quiet = k < passes - 1 and isinstance(self.loss, torch.nn.parallel.DistributedDataParallel)
-            with self.loss.no_sync() if quiet else contextlib.nullcontext():
+            quiet = k < passes - 1 and self.ddp is not None
+            with self.ddp.no_sync() if quiet else contextlib.nullcontext():
                 pass_loss = batch_loss(
                     self.model, _rows(frames, rows), _rows(conditions, rows), _rows(gaps, rows),
-                    cfg.precision, _rows(dropped, rows), self.loss,
+                    cfg.precision, _rows(dropped, rows), self.forward_loss,
                 ) / passes  # fmt: skip
                 pass_loss.backward()
             loss += pass_loss.detach()

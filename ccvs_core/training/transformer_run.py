@@ -19,7 +19,7 @@ from ccvs_core.pipeline_format import CONFIG_FILE as PIPELINE_CONFIG
 from ccvs_core.weights import load_json
 
 RUN_FILE = "run.json"
-RESUMABLE = {"steps", "checkpoint_every", "sample_every", "precision", "parallel", "accumulate"}
+RESUMABLE = {"steps", "checkpoint_every", "sample_every", "precision", "parallel", "accumulate", "compile"}
 
 
 @attrs.frozen(kw_only=True)
