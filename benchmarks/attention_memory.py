@@ -2,6 +2,7 @@
 
     python benchmarks/attention_memory.py                 # lengths 1k, 2k, 4k, 8k; ~2 minutes on 2 cores
     python benchmarks/attention_memory.py --lengths 1024 2048
+    python benchmarks/attention_memory.py --device cuda     # bfloat16; xformers too where installed
 
 One causal attention call (batch 1, 8 heads of 64 channels, float32, CPU) at each sequence length,
 run in a fresh process per (backend, length) so that the peak resident memory (``ru_maxrss`` of the
@@ -26,20 +27,32 @@ HEADS, DIM = 8, 64
 CHILD = f"""
 import json, resource, sys, time, torch
 from ccvs_core.models.attention import attention
-backend, length = sys.argv[1], int(sys.argv[2])
+backend, length, device = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+cuda = device == "cuda"
+dtype = torch.bfloat16 if cuda else torch.float32
 torch.manual_seed(0)
-q, k, v = (torch.randn(1, {HEADS}, length, {DIM}, requires_grad=True) for _ in range(3))
+q, k, v = (torch.randn(1, {HEADS}, length, {DIM}, device=device, dtype=dtype, requires_grad=True) for _ in range(3))
+if backend != "none" and cuda:  # one untimed call: CUDA's kernels load on first use
+    attention(q, k, v, backend).sum().backward()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
 start = time.perf_counter()
 if backend != "none":
     attention(q, k, v, backend).sum().backward()
+    if cuda:
+        torch.cuda.synchronize()
 seconds = time.perf_counter() - start
-print(json.dumps({{"seconds": seconds, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}))
+peak_kb = torch.cuda.max_memory_allocated() / 1024 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"seconds": seconds, "peak_kb": peak_kb}}))
 """
 
 
-def measure(backend: str, length: int) -> dict:
+def measure(backend: str, length: int, device: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, backend, str(length)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", CHILD, backend, str(length), device],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -49,21 +62,28 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 2048, 4096, 8192])
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cuda: bfloat16")
     args = parser.parse_args()
-    table = Table(
-        title=f"causal attention, 1 x {HEADS} heads x {DIM} channels, forward + backward, float32 CPU"
-    )
-    for column in ("length", "sdpa MB", "naive MB", "sdpa / naive", "sdpa s", "naive s"):
-        table.add_column(column, justify="right")
+    from ccvs_core.models.attention import xformers_available
+
+    backends = ["sdpa", "naive"] + (["xformers"] if args.device == "cuda" and xformers_available() else [])
+    kind = "bfloat16 CUDA" if args.device == "cuda" else "float32 CPU"
+    table = Table(title=f"causal attention, 1 x {HEADS} heads x {DIM} channels, forward + backward, {kind}")
+    table.add_column("length", justify="right")
+    for backend in backends:
+        table.add_column(f"{backend} MB", justify="right")
+    table.add_column("sdpa / naive", justify="right")
+    for backend in backends:
+        table.add_column(f"{backend} time", justify="right")
     for length in args.lengths:
-        base = measure("none", length)["peak_kb"]
-        sdpa, naive = measure("sdpa", length), measure("naive", length)
-        sdpa_mb, naive_mb = (sdpa["peak_kb"] - base) / 1024, (naive["peak_kb"] - base) / 1024
+        base = measure("none", length, args.device)["peak_kb"]
+        runs = {backend: measure(backend, length, args.device) for backend in backends}
+        mb = {backend: (run["peak_kb"] - base) / 1024 for backend, run in runs.items()}
         table.add_row(
-            str(length), f"{sdpa_mb:.0f}", f"{naive_mb:.0f}", f"{sdpa_mb / max(naive_mb, 1e-9):.2f}",
-            f"{sdpa['seconds']:.2f}", f"{naive['seconds']:.2f}",
+            str(length), *(f"{mb[b]:.0f}" for b in backends), f"{mb['sdpa'] / max(mb['naive'], 1e-9):.2f}",
+            *(f"{runs[b]['seconds'] * 1e3:.1f} ms" for b in backends),
         )  # fmt: skip
-    Console().print(table)
+    Console(width=120).print(table)
 
 
 if __name__ == "__main__":

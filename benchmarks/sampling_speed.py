@@ -2,6 +2,7 @@
 
     python benchmarks/sampling_speed.py            # paper preset (24 layers, width 1024), ~2 minutes
     python benchmarks/sampling_speed.py --quick    # fewer repeats
+    python benchmarks/sampling_speed.py --device cuda
 
 At the `paper` preset (24 layers, 16 heads, width 1024; 16 frames x 64 tokens = a 1,024-token window)
 it times one sampling step (one new token, batch 1):
@@ -41,26 +42,36 @@ PREFIXES = (64, 256, 1024)
 console = Console()
 
 
+DEVICE = torch.device("cpu")
+
+
 def build(name: str) -> VideoTransformer:
     config = preset(TransformerConfig, name, attention="sdpa")
     layout = SequenceLayout((8, 8), config.window)
-    return VideoTransformer(config, layout, frame_vocab=1024).eval()
+    return VideoTransformer(config, layout, frame_vocab=1024).eval().to(DEVICE)
 
 
 def sequence(model: VideoTransformer, batch: int) -> torch.Tensor:
     """A whole window of random frame tokens after the start token, as ``SequenceLayout.join`` lays it out."""
     grid = model.layout.grid
     frames = torch.randint(0, model.frame_vocab, (batch, model.layout.num_frames, *grid))
-    return model.layout.join(frames, {})
+    return model.layout.join(frames, {}).to(DEVICE)
+
+
+def synchronize() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def timed(fn, repeats: int) -> float:
     """Median seconds of ``repeats`` calls after one warm-up."""
     fn()
+    synchronize()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
+        synchronize()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
 
@@ -102,7 +113,7 @@ def split_against_whole(model: VideoTransformer, prefix: int, repeats: int) -> t
 
 def bandwidth(megabytes: int = 512) -> float:
     """Bytes per second of a large tensor copy (read + write counted)."""
-    source = torch.empty(megabytes * 2**20 // 4, dtype=torch.float32).uniform_()
+    source = torch.empty(megabytes * 2**20 // 4, dtype=torch.float32, device=DEVICE).uniform_()
     target = torch.empty_like(source)
     seconds = timed(lambda: target.copy_(source), 5)
     return 2 * source.numel() * 4 / seconds
@@ -119,7 +130,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     repeats = 3 if args.quick else 11
     torch.manual_seed(0)
     model = build("paper")
@@ -130,7 +144,8 @@ def main() -> None:
     recomputed = {n: recomputed_step(model, n, max(1, repeats // 4)) for n in PREFIXES}
     bytes_per_second = max(copied, bandwidth())  # the faster of two copies: the bound errs low, not high
     table = Table(
-        title=f"paper preset: {params / 1e6:.0f}M parameters, batch 1, {torch.get_num_threads()} threads"
+        title=f"paper preset: {params / 1e6:.0f}M parameters, batch 1, "
+        + (torch.cuda.get_device_name() if DEVICE.type == "cuda" else f"{torch.get_num_threads()} threads")
     )
     for column in (
         "prefix",

@@ -30,13 +30,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-WORKER_FLAGS = ("data", "autoencoder", "preset", "steps", "warmup", "device", "parallel", "precision")
+WORKER_FLAGS = ("data", "autoencoder", "preset", "steps", "warmup", "device", "parallel", "precision", "compile")
 STAGES = ("autoencoder", "transformer")
 
 
 def trainer_of(stage: str, args: argparse.Namespace, out: Path, device: str):
     """The stage's trainer for ``args.steps`` + ``args.warmup`` steps, writing nothing on the way."""
     quiet = {"steps": args.warmup + args.steps, "checkpoint_every": 10**9, "sample_every": 10**9}
+    quiet |= {"precision": args.precision, "compile": args.compile == "yes"}
     if stage == "autoencoder":
         from ccvs_core.training.autoencoder import AutoencoderTrainer, plan_run
 
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--parallel", default="ddp", choices=("ddp", "fsdp"))
     parser.add_argument("--precision", default="float32", choices=("float32", "bfloat16"))
+    parser.add_argument("--compile", default="no", choices=("no", "yes"), help="torch.compile (--compile)")
     parser.add_argument("--out", type=Path, default=Path("train_throughput.json"))
     parser.add_argument("--worker", action="store_true", help="run as one torchrun job")
     parser.add_argument("--json", help="where a worker writes its result")
@@ -137,7 +139,9 @@ def main() -> None:
                 subprocess.run([*command, f"--nproc-per-node={count}", __file__, *flags], env=env, check=True)
                 rows.append({"stage": stage, "batch": batch, **json.loads(part.read_text())})
     args.out.write_text(json.dumps(rows, indent=2) + "\n")
-    table = Table(title=f"{args.preset} preset, {args.device}, {args.parallel} (stage 2), {cores} cores")
+    compiled = ", compiled" if args.compile == "yes" else ""
+    title = f"{args.preset} preset, {args.device}, {args.precision}{compiled}, {args.parallel} (stage 2), {cores} cores"
+    table = Table(title=title)
     columns = (
         "stage",
         "global batch",
@@ -163,7 +167,7 @@ if __name__ == "__main__":
 
 RESULTS = """
 2026-12-03, 2 cores (AMD EPYC), --steps 30 --warmup 3:
-                            toyworld preset, cpu, ddp (stage 2), 2 cores                            
+                            toyworld preset, cpu, ddp (stage 2), 2 cores
 ┏━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━┓
 ┃       stage ┃ global batch ┃ processes ┃ threads each ┃ step (s) ┃ samples/s ┃ vs 1st ┃ peak MiB ┃
 ┡━━━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━┩
