@@ -18,5 +18,6 @@ python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version "
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 -d .whl "$(pin av)" "$(pin pycocotools)"
 python3 -m pip wheel --quiet --no-deps -w .whl . plugins/ccvs-plugin-*
+rm -rf build plugins/ccvs-plugin-*/build  # setuptools builds in the tree
 du -sh .whl
 ls .whl

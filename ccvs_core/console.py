@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -14,6 +14,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 T = TypeVar("T")
 
@@ -23,18 +24,31 @@ console = Console(stderr=True)
 out = Console()
 
 
+class _StatusBelow(Progress):
+    """A Progress whose tasks' ``status`` (losses, rates) sits on a line of its own under the bar, so
+    that the step count, the elapsed time and the ETA stay whole at 80 columns whatever it says."""
+
+    def get_renderables(self) -> Iterator[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        for task in self.tasks:
+            status = task.fields.get("status")
+            if status:
+                yield Text(f"  {status}", overflow="ellipsis", no_wrap=True)
+
+
 def progress_bar(*, transient: bool = False, disable: bool = False) -> Progress:
-    """A rich Progress with the columns every ccvs command shows."""
-    return Progress(
+    """A rich Progress with the columns every ccvs command shows: what, bar, done/total, elapsed,
+    remaining; each task's ``status`` field on the line below."""
+    return _StatusBelow(
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=None),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
         console=console,
         transient=transient,
         disable=disable,
+        expand=False,
     )
 
 

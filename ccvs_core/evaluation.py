@@ -99,9 +99,10 @@ def evaluate(
     pipeline: CCVSPipeline,
     data: str | Path,
     setup: EvaluationSetup,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Scores and protocol as one JSON-ready dict."""
+    """Scores and protocol as one JSON-ready dict. ``progress(what, done, total)`` after each video
+    (this process's share of them, under torchrun)."""
     _check(setup, pipeline)
     clips = ClipDataset(
         data, num_frames=setup.frames, size=pipeline.frame_size, split=setup.split, crop="first"
@@ -118,9 +119,11 @@ def evaluate(
     condition = dict(pipeline.conditions).get(setup.task)
     per_run = []
     groups = _groups(count, samples)
+    mine = groups[distributed.rank() :: distributed.world_size()]
+    total, done = setup.runs * sum(len(group) for group in mine), 0
     for run in range(setup.runs):
         found = []  # (video, ssim, psnr, div, own, real, fake) of this process's share of the videos
-        for group in groups[distributed.rank() :: distributed.world_size()]:
+        for group in mine:
             group_clips = [clips[v] for v in group]
             if setup.task == "reconstruction":
                 group_videos = [_reconstruct(pipeline, c.frames, setup.context) for c in group_clips]
@@ -140,8 +143,9 @@ def evaluate(
                     own_measures(condition, videos, real.numpy(), setup.context) if condition is not None else None,
                     real.numpy(), videos[0],
                 ))  # fmt: skip
+                done += 1
                 if progress:
-                    progress(f"run {run + 1}/{setup.runs}: video {v + 1}/{count}")
+                    progress(f"run {run + 1}/{setup.runs}", done, total)
         # under torchrun every process has scored its share: all of them, in video order
         found = sorted(distributed.gather(found), key=lambda f: f[0])
         _, ssims, psnrs, divs, own, reals, fakes = zip(*found, strict=True)
@@ -174,7 +178,11 @@ def evaluate(
 
 
 def sensitivity(
-    pipeline: CCVSPipeline, data, clips: list, setup: EvaluationSetup, progress: Callable[[str], None] | None
+    pipeline: CCVSPipeline,
+    data,
+    clips: list,
+    setup: EvaluationSetup,
+    progress: Callable[[str, int, int], None] | None,
 ) -> dict[str, Any]:
     """``--task sensitivity`` (module ``sensitivity``): each condition's likelihood check, and its
     generation check where it declares measures as errors."""

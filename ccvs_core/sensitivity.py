@@ -74,7 +74,7 @@ def _stack(rows: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor
 
 
 def likelihood_check(
-    pipeline, clips: Sequence[Clip], progress: Callable[[str], None] | None = None
+    pipeline, clips: Sequence[Clip], progress: Callable[[str, int, int], None] | None = None
 ) -> dict[str, Any]:
     """``{condition: {"own" | "other" | "none": interval of bits per frame}}`` over ``clips`` (windows of
     the transformer's length); "none" only for a pipeline trained with condition dropout."""
@@ -108,13 +108,15 @@ def likelihood_check(
         return out
 
     partners = {name: [other_index(tokens, v) for v in range(len(clips))] for name, tokens in own.items()}
+    choices = ("own", "other", "none") if alone else ("own", "other")
+    usable_of = {name: [v for v, u in enumerate(partners[name]) if u is not None] for name in conditions}
+    total, done = sum(len(choices) * len(usable) for usable in usable_of.values()), 0
     result: dict[str, Any] = {}
     for name in conditions:
-        usable = [v for v, u in enumerate(partners[name]) if u is not None]
+        usable = usable_of[name]
         if not usable:  # e.g. one class in every test video: nothing to compare, said in the result
             result[name] = {"videos": 0, "note": "same in every video"}
             continue
-        choices = ("own", "other", "none") if alone else ("own", "other")
         bits: dict[str, list[float]] = {c: [] for c in choices}
         for choice in choices:
             for first in range(0, len(usable), BATCH):
@@ -122,8 +124,9 @@ def likelihood_check(
                 rows = [tokens_for(v, name, choice) for v in batch]
                 joined = {c: _stack([r[c] for r in rows]) for c in rows[0]}
                 bits[choice] += window_bits(pipeline, frames[batch].to(device), joined).tolist()
+                done += len(batch)
                 if progress:
-                    progress(f"likelihood: {name} ({choice}) {first + len(batch)}/{len(usable)}")
+                    progress(f"likelihood: {name} ({choice})", done, total)
         entry = {c: attrs.asdict(confidence_interval(values)) for c, values in bits.items()}
         entry["other_minus_own"] = attrs.asdict(confidence_interval(np.subtract(bits["other"], bits["own"])))
         if alone:
@@ -143,12 +146,14 @@ def generation_check(
     samples: int,
     seed: int,
     sampling: SamplingConfig,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """``{condition: {measure: {"own", "other": interval of the error, "ratio": own / other}}}`` for the
     conditions that declare measures as errors."""
     result: dict[str, Any] = {}
     timeline = Timeline(frames, pipeline.fps)
+    total = len(clips) * sum(bool(c.measure_errors) for c in pipeline.conditions.values())
+    done = 0
     for name, condition in pipeline.conditions.items():
         if not condition.measure_errors:
             continue
@@ -169,8 +174,9 @@ def generation_check(
                 scores = own_measures(condition, video, real, context)
                 for key, error in measure_errors(condition, scores).items():
                     errors.setdefault(key, {"own": [], "other": []})[choice].append(error)
+            done += 1
             if progress:
-                progress(f"generation: {name} {v + 1}/{len(clips)}")
+                progress(f"generation: {name}", done, total)
         entry = {}
         for key, pair in errors.items():
             own, other = np.mean(pair["own"]), np.mean(pair["other"])

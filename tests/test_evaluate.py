@@ -51,20 +51,24 @@ def test_videos_generated_in_batches_score_as_one_at_a_time(pipeline_dir, stage1
     from ccvs_core.pipeline import CCVSPipeline
 
     pipeline = CCVSPipeline.from_pretrained(pipeline_dir)
-    setup = evaluation.EvaluationSetup(task="prediction", frames=5, samples=2, videos=3, split="train")
-    batched = evaluation.evaluate(pipeline, stage1[0], setup)
+    setup = evaluation.EvaluationSetup(
+        task="prediction", frames=5, samples=2, videos=3, split="train", runs=2
+    )
+    seen = []
+    batched = evaluation.evaluate(pipeline, stage1[0], setup, lambda *shown: seen.append(shown))
     assert batched["protocol"]["videos"] == 3
+    assert [(done, total) for _, done, total in seen] == [(d, 6) for d in range(1, 7)]  # a determinate bar
     monkeypatch.setattr(evaluation, "BATCH_SAMPLES", 1)  # one video per batch
     assert evaluation._groups(3, 2) == [[0], [1], [2]]
     assert evaluation.evaluate(pipeline, stage1[0], setup)["runs"] == batched["runs"]
 
 
-def test_reconstruction_is_deterministic(pipeline_dir, stage1, tmp_path):
-    for name in ("a", "b"):
-        assert (
-            evaluate(pipeline_dir, stage1[0], "--task", "reconstruction", "--out", str(tmp_path / name)) == 0
-        )
-    a, b = (json.loads((tmp_path / n).read_text()) for n in ("a", "b"))
+def test_reconstruction_is_deterministic(pipeline_dir, stage1, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # without --out, the results go to the working directory
+    assert evaluate(pipeline_dir, stage1[0], "--task", "reconstruction") == 0
+    assert evaluate(pipeline_dir, stage1[0], "--task", "reconstruction", "--out", str(tmp_path / "b")) == 0
+    assert not (pipeline_dir / "evaluation-reconstruction.json").exists()
+    a, b = (json.loads((tmp_path / n).read_text()) for n in ("evaluation-reconstruction.json", "b"))
     assert a["runs"] == b["runs"] and a["runs"][0]["ssim"][0] == pytest.approx(1.0)  # the real first frame
     assert a["protocol"]["fvd"].startswith("not computed")
 

@@ -75,7 +75,11 @@ def test_stage2_command_line(stage1, tmp_path, capsys):
     data, autoencoder = stage1
     argv = ["train", "transformer", "--data", str(data), "--autoencoder", str(autoencoder)]
     assert main([*argv, "--out", str(tmp_path / "t"), "--preset", "tiny", "--steps", "2"]) == 0
-    assert "transformer exported to" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "transformer exported to" in printed
+    assert (
+        f"ccvs generate --model {tmp_path / 't' / 'pipeline'}" in printed
+    )  # one line: paths are not wrapped
 
 
 def test_stage2_trains_in_bfloat16_and_keeps_float32_weights(stage1, tmp_path):

@@ -64,7 +64,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         metavar="FILE",
-        help="JSON file (default: MODEL/evaluation-TASK.json, ./evaluation-TASK.json without --model)",
+        help="JSON file (default: evaluation-TASK.json in the current directory)",
     )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.set_defaults(func=run)
@@ -116,11 +116,15 @@ def run(args: argparse.Namespace) -> int:
         pipeline = CCVSPipeline.from_pretrained(args.model or default_model(), device)
         with progress_bar(disable=not distributed.is_main()) as bar:
             task = bar.add_task("evaluating", total=None, status="")
-            result = evaluate(pipeline, args.data, setup, lambda text: bar.update(task, status=text))
+
+            def show(what: str, done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, status=what)
+
+            result = evaluate(pipeline, args.data, setup, show)
     if not distributed.is_main():
         return 0
-    # the shipped model's folder is the installation's: its results go to the working directory
-    path = args.out or (args.model or Path()) / f"evaluation-{args.task}.json"
+    # the results go to the working directory: a model folder may be read-only, or the installation's
+    path = args.out or Path(f"evaluation-{args.task}.json")
     write_text_atomic(path, json.dumps(result, indent=2) + "\n")
     if args.task == "sensitivity":
         out.print(sensitivity_table(result))

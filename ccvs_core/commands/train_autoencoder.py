@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import gc
 
+from ccvs_core.commands.preset_help import show_preset_defaults
 from ccvs_core.commands.run_arguments import add_run_arguments, pick_device
+from ccvs_core.config import AutoencoderConfig, AutoencoderTrainingConfig
 from ccvs_core.console import out
 from ccvs_core.errors import InputError
 
@@ -23,7 +25,8 @@ OUT receives run.json (all settings), checkpoints/step-NNNNNNNN/ (safetensors + 
 three kept), samples/ (reconstructions and flow/mask pictures), log.jsonl (losses, codebook
 usage), and autoencoder/ (the EMA weights: config.json + model.safetensors), refreshed at every
 checkpoint. Run the same command again to resume from the latest checkpoint; only --steps,
---checkpoint-every, --sample-every and --num-workers may change between runs.
+--checkpoint-every, --sample-every, --num-workers, --precision and --compile may change between
+runs (and the number of processes under torchrun).
 
 Under torchrun (one process per device, LOCAL_RANK; nccl on GPUs, gloo on CPUs) the processes train
 as one: --batch-size is the global batch, shared out evenly; DDP averages both players' gradients,
@@ -72,6 +75,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--channels", help="channels per level, comma-separated (e.g. 32,64,128)")
     model.add_argument("--codebook-size", type=int, help="codebook entries q")
     model.add_argument("--max-contexts", type=int, help="context frames c fused by F (0: no flow)")
+    show_preset_defaults(train, AutoencoderTrainingConfig)
+    show_preset_defaults(model, AutoencoderConfig)
     parser.set_defaults(func=run)
 
 
@@ -113,5 +118,9 @@ def run(args: argparse.Namespace) -> int:
         del trainer  # DDP's reducers go while the process group lives (see train_transformer)
         gc.collect()
     if distributed.is_main():
-        out.print(f"trained to step {step}; EMA autoencoder exported to {export}")
+        out.print(f"trained to step {step}; EMA autoencoder exported to {export}", soft_wrap=True)
+        out.print(
+            f"next: ccvs train transformer --autoencoder {export} --data {args.data} --out DIR",
+            soft_wrap=True,
+        )
     return 0

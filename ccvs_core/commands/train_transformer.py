@@ -8,8 +8,9 @@ import gc
 from pathlib import Path
 from typing import Any
 
+from ccvs_core.commands.preset_help import show_preset_defaults
 from ccvs_core.commands.run_arguments import add_run_arguments, pick_device
-from ccvs_core.config import ATTENTION_BACKENDS
+from ccvs_core.config import ATTENTION_BACKENDS, TransformerConfig, TransformerTrainingConfig
 from ccvs_core.console import out
 from ccvs_core.errors import InputError
 
@@ -28,7 +29,8 @@ checkpoint also val_loss, the loss of 64 fixed windows of the data's val split, 
 cached in OUT/tokens/ too: a training loss that falls while it rises means the model is memorising
 the training videos), and transformer/ (config.json + model.safetensors), refreshed at every
 checkpoint. Run the same command again to resume from the latest checkpoint;
-only --steps, --checkpoint-every, --sample-every and --precision may change between runs.
+only --steps, --checkpoint-every, --sample-every, --precision, --parallel, --accumulate and
+--compile may change between runs (and the number of processes under torchrun).
 
 --precision bfloat16 runs the forward pass and the loss under torch.autocast in bfloat16 (weights,
 gradients and the optimizer stay float32): on CUDA, and on CPUs with AVX512-BF16 or AMX, each step
@@ -84,6 +86,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--batch-size", type=int, help="windows per step, in all processes together under torchrun"
     )
     train.add_argument("--lr", type=float, help="peak AdamW learning rate")
+    train.add_argument("--warmup", type=int, help="steps of linear warm-up to --lr, then cosine decay")
     train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     train.add_argument("--sample-every", type=int, help="steps between sample pictures")
     train.add_argument("--seed", type=int, help="random seed")
@@ -92,7 +95,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument(
         "--condition-dropout", type=float, metavar="P",
-        help="leave each condition out of each training window with probability P (default 0)",
+        help="leave each condition out of each training window with probability P",
     )  # fmt: skip
     train.add_argument(
         "--parallel", choices=("ddp", "fsdp"),
@@ -113,6 +116,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--heads", type=int, help="attention heads")
     model.add_argument("--width", type=int, help="embedding width D")
     model.add_argument("--attention", choices=ATTENTION_BACKENDS, help="attention backend")
+    show_preset_defaults(train, TransformerTrainingConfig)
+    show_preset_defaults(model, TransformerConfig)
     parser.set_defaults(func=run)
 
 
@@ -132,12 +137,13 @@ def parse_condition_flags(flags: list[str]) -> dict[str, dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     from ccvs_core import distributed
     from ccvs_core.resources import check_request
-    from ccvs_core.training.transformer import TransformerTrainer
+    from ccvs_core.training.transformer import PIPELINE_DIR, TransformerTrainer
     from ccvs_core.training.transformer_run import plan_transformer_run
 
     overrides = {
         "training": {
             "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+            "warmup": args.warmup,
             "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every,
             "precision": args.precision, "condition_dropout": args.condition_dropout,
             "parallel": args.parallel, "accumulate": args.accumulate, "compile": args.compile,
@@ -160,5 +166,10 @@ def run(args: argparse.Namespace) -> int:
         del trainer
         gc.collect()
     if distributed.is_main():
-        out.print(f"trained to step {step}; transformer exported to {export}")
+        pipeline = Path(args.out) / PIPELINE_DIR
+        out.print(f"trained to step {step}; transformer exported to {export}", soft_wrap=True)
+        out.print(
+            f"next: ccvs generate --model {pipeline} ...  or  ccvs evaluate --model {pipeline} ...",
+            soft_wrap=True,
+        )
     return 0

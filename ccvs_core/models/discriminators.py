@@ -109,7 +109,15 @@ class ResidualDiscriminator(nn.Module):
         self.split: SplitBatch | None = None  # set when the batch is split over processes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: [B, 3, (T,) H, W] in [-1, 1]
+        # x: [B, 3, (T,) H, W] in [-1, 1]. Always float32, autocast or not: in bfloat16 the temporal
+        # discriminator's weight gradients came out non-finite within 3 steps of a tiny CPU run
+        kind = x.device.type
+        if kind in ("cpu", "cuda") and torch.is_autocast_enabled(kind):
+            with torch.autocast(kind, enabled=False):
+                return self._logits(x.float())
+        return self._logits(x)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
         h = F.leaky_relu(self.from_rgb(x), SLOPE)  # [B, C0, (T,) H, W]
         for block in self.blocks:
             h = block(h)  # [B, Ck, (T/2^k,) H/2^k, W/2^k]

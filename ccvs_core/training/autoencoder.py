@@ -81,10 +81,14 @@ def plan_run(
                 raise ConfigError(
                     f"--out {out}",
                     f"holds a run started with {name}.{key} = {old[key]!r}, not {new[key]!r}",
-                    "resume with the same settings (only --steps, --checkpoint-every, --sample-every and "
-                    "--num-workers may change), or choose another --out",
+                    f"resume with the same settings (only {_flags(RESUMABLE)} may change), or choose "
+                    "another --out",
                 )
     return run
+
+
+def _flags(fields: set[str]) -> str:
+    return ", ".join(f"--{name.replace('_', '-')}" for name in sorted(fields))
 
 
 def _preset_run(name: str) -> AutoencoderRunConfig:

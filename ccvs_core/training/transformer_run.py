@@ -102,8 +102,9 @@ def plan_transformer_run(
             raise ConfigError(
                 f"--out {out}",
                 f"holds a run started with {changed[0]} = {old[changed[0]]!r}, not {new[changed[0]]!r}",
-                "resume with the same settings (only --steps, --checkpoint-every, --sample-every and "
-                "--precision may change; --init-from only starts a run), or choose another --out",
+                "resume with the same settings (only "
+                + ", ".join(f"--{k.replace('_', '-')}" for k in sorted(RESUMABLE))
+                + " may change; --init-from only starts a run), or choose another --out",
             )
     return run
 
