@@ -35,7 +35,7 @@ from PIL import Image
 
 from ccvs_core.atomic import atomic_path
 from ccvs_core.errors import InputError
-from ccvs_core.visualize import as_numpy, flow_to_rgb, make_grid, make_video_grid, mask_to_rgb
+from ccvs_core.visualize import as_numpy, flow_to_rgb, labelled_grid, make_grid, make_video_grid, mask_to_rgb
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -45,6 +45,7 @@ __all__ = [
     "flow_to_rgb",
     "frame_folder_writer",
     "iter_frames",
+    "labelled_grid",
     "make_grid",
     "make_video_grid",
     "mask_to_rgb",

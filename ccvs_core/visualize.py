@@ -46,6 +46,43 @@ def make_grid(videos, pad: int = 2, pad_value=255) -> np.ndarray:
     return grid
 
 
+def labelled_grid(
+    videos, rows: list[str], columns: list[str] | None = None, pad: int = 2, min_cell: int = 64
+) -> np.ndarray:
+    """``make_grid`` with a legend: each row's label on its left and each column's above it (e.g.
+    "real" / "generated", "given" / "t=3"). Cells smaller than ``min_cell`` pixels are enlarged
+    (nearest neighbour, whole factors) so that the labels and the frames can both be read."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    videos = _check_videos(videos, "labelled_grid")
+    count, steps, height, width, _ = videos.shape
+    if len(rows) != count or (columns is not None and len(columns) != steps):
+        raise InputError(
+            "labelled_grid",
+            f"{len(rows)} row labels and {len(columns or [])} column labels for {count} x {steps} cells",
+        )
+    factor = max(1, math.ceil(min_cell / min(height, width)))
+    videos = videos.repeat(factor, axis=2).repeat(factor, axis=3)
+    height, width = height * factor, width * factor
+    grid = make_grid(videos, pad=pad)
+    font = ImageFont.load_default(size=12)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    text_width = lambda text: measure.textbbox((0, 0), text, font=font)[2]  # noqa: E731
+    left = max(text_width(label) for label in rows) + 8
+    top = 18 if columns is not None else 0
+    canvas = Image.new("RGB", (left + grid.shape[1], top + grid.shape[0]), "white")
+    canvas.paste(Image.fromarray(grid), (left, top))
+    draw = ImageDraw.Draw(canvas)
+    for i, label in enumerate(rows):
+        draw.text(
+            (4, top + pad + i * (height + pad) + height // 2), label, fill="black", font=font, anchor="lm"
+        )
+    for j, label in enumerate(columns or []):
+        x = left + pad + j * (width + pad) + width // 2
+        draw.text((x, top // 2), label, fill="black", font=font, anchor="mm")
+    return np.asarray(canvas)
+
+
 def make_video_grid(videos, columns: int | None = None, pad: int = 2, pad_value=255) -> np.ndarray:
     """Tile samples side by side in every frame: ``[S, T, H, W, 3]`` -> ``[T, H', W', 3]``.
 

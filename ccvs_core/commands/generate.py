@@ -141,7 +141,7 @@ def _generate(args, pipeline, context, context_frames: int, sampling, values: di
 
     from ccvs_core import distributed
     from ccvs_core.conditioning import predicted_conditions
-    from ccvs_core.media import make_grid, make_video_grid, write_image, write_video
+    from ccvs_core.media import labelled_grid, make_video_grid, write_image, write_video
     from ccvs_core.resources import check_request
 
     conditions = {name: pipeline.read_condition(name, text) for name, text in values.items()}
@@ -178,10 +178,12 @@ def _generate(args, pipeline, context, context_frames: int, sampling, values: di
     fps = args.fps or pipeline.fps
     write_video(make_video_grid(videos), args.out, fps)
     grid = args.out.with_suffix(".png")
-    write_image(grid, make_grid(videos))
+    rows = [f"seed {args.seed + i}" for i in range(len(videos))]
+    columns = ["given" if t < context_frames else f"t={t}" for t in range(videos.shape[1])]
+    write_image(grid, labelled_grid(videos, rows, columns))
     out.print(f"wrote {args.out} ({args.samples} samples x {args.frames} frames at {fps:g} fps) and {grid}")
     for name, decoded in predicted.items():  # conditions left out and predicted (layouts, Fig. D2)
         path = args.out.with_name(f"{args.out.stem}-{name}.png")
-        write_image(path, make_grid(decoded))
+        write_image(path, labelled_grid(decoded, rows, [f"t={t}" for t in range(decoded.shape[1])]))
         out.print(f"wrote the predicted {name} to {path}")
     return 0

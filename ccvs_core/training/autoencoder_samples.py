@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ccvs_core.data.clips import ClipDataset
-from ccvs_core.media import flow_to_rgb, make_grid, mask_to_rgb, write_image
+from ccvs_core.media import flow_to_rgb, labelled_grid, mask_to_rgb, write_image
 from ccvs_core.models.autoencoder import FlowAutoencoder, frames_to_tensor, tensor_to_frames
 
 SAMPLE_VIDEOS = 4
@@ -31,7 +31,10 @@ def write_samples(model: FlowAutoencoder, clips: ClipDataset, folder: Path, step
     recon = model.decode_video(tokens, real[:, :1])
     rows = torch.stack([real, recon], dim=1).flatten(0, 1)  # real, recon, real, recon, ...
     video_path = folder / f"step-{step:08d}-video.png"
-    write_image(video_path, make_grid(tensor_to_frames(rows).cpu().numpy()))
+    labels = [f"{kind} {i + 1}" for i in range(s) for kind in ("real", "decoded")]
+    write_image(
+        video_path, labelled_grid(tensor_to_frames(rows).cpu().numpy(), labels, [f"t={i}" for i in range(t)])
+    )
 
     out = model.decode(model.quantizer.lookup(tokens[:, 1]), [model.encode(real[:, 0])])
     cells = []
@@ -41,5 +44,6 @@ def write_samples(model: FlowAutoencoder, clips: ClipDataset, folder: Path, step
         frames = tensor_to_frames(torch.stack([real[i, 0], real[i, 1], out.image[i]])).cpu().numpy()
         cells.append(np.concatenate([frames, flow[None], mask[None]]))
     flow_path = folder / f"step-{step:08d}-flow.png"
-    write_image(flow_path, make_grid(np.stack(cells)))
+    columns = ["context", "target", "decoded", "flow", "mask"]
+    write_image(flow_path, labelled_grid(np.stack(cells), [f"clip {i + 1}" for i in range(s)], columns))
     return video_path, flow_path

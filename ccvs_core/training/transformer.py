@@ -29,7 +29,7 @@ from ccvs_core.console import console, progress_bar
 from ccvs_core.data.clips import ClipDataset, first_clips
 from ccvs_core.errors import CheckpointError, InputError
 from ccvs_core.generation import SamplingConfig, generate_frame_tokens
-from ccvs_core.media import make_grid, write_image
+from ccvs_core.media import labelled_grid, write_image
 from ccvs_core.models.autoencoder import frames_to_tensor, tensor_to_frames
 from ccvs_core.models.io import WEIGHTS_FILE, export_module, load_autoencoder
 from ccvs_core.models.transfer import transfer_weights
@@ -302,7 +302,9 @@ class TransformerTrainer:
         video = self.autoencoder.decode_video(frames, real[:, :1])
         rows = torch.stack([real, video], dim=1).flatten(0, 1)
         path = self.out / "samples" / f"step-{self.step:08d}-prediction.png"
-        write_image(path, make_grid(tensor_to_frames(rows).cpu().numpy()))
+        labels = [f"{kind} {i + 1}" for i in range(count) for kind in ("real", "predicted")]
+        columns = ["given"] + [f"t={t}" for t in range(1, real.shape[1])]
+        write_image(path, labelled_grid(tensor_to_frames(rows).cpu().numpy(), labels, columns))
         return path
 
     def _sample_conditions(self, count: int) -> tuple[dict, dict]:
