@@ -30,7 +30,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-WORKER_FLAGS = ("data", "autoencoder", "preset", "steps", "warmup", "device", "parallel", "precision", "compile")
+WORKER_FLAGS = (
+    "data",
+    "autoencoder",
+    "preset",
+    "steps",
+    "warmup",
+    "device",
+    "parallel",
+    "precision",
+    "compile",
+)
 STAGES = ("autoencoder", "transformer")
 
 
