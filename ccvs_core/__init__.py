@@ -77,6 +77,8 @@ _EXPORTS = {
     "psnr": "ccvs_core.metrics.psnr",
     # the whole pipeline
     "CCVSPipeline": "ccvs_core.pipeline",
+    "default_model": "ccvs_core.shipped",
+    "sample_input": "ccvs_core.shipped",
     "SamplingConfig": "ccvs_core.generation",
 }
 
@@ -107,6 +109,7 @@ __all__ = [
     "at_least",
     "check_png_chunks",
     "check_segmentation",
+    "default_model",
     "export_module",
     "frames_to_tensor",
     "get_condition",
@@ -132,6 +135,7 @@ __all__ = [
     "read_json",
     "read_record_frames",
     "register_condition",
+    "sample_input",
     "save_tensors",
     "ssim",
     "track",

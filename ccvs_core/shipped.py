@@ -28,3 +28,13 @@ def default_model() -> Path:
 def sample_files() -> list[Path]:
     """The shipped sample inputs, by name."""
     return sorted(p for p in SAMPLES.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
+
+
+def sample_input(name: str) -> Path:
+    """One shipped sample input by file name (``drums.wav``, ``context.png``, ...), as ``ccvs examples``
+    writes them out; an InputError naming the ones there are for any other name."""
+    path = SAMPLES / name
+    if path not in sample_files():
+        known = ", ".join(p.name for p in sample_files())
+        raise InputError("sample input", f"{name!r} does not ship with ccvs-core (there are: {known})")
+    return path
