@@ -3,6 +3,7 @@
     python benchmarks/sampling_speed.py            # paper preset (24 layers, width 1024), ~2 minutes
     python benchmarks/sampling_speed.py --quick    # fewer repeats
     python benchmarks/sampling_speed.py --device cuda
+    python benchmarks/sampling_speed.py --shipped [--before REF] [--turns 3]   # the shipped model, ~3 minutes
 
 At the `paper` preset (24 layers, 16 heads, width 1024; 16 frames x 64 tokens = a 1,024-token window)
 it times one sampling step (one new token, batch 1):
@@ -19,6 +20,12 @@ times a batch-1 step with and without the transformer's few-row product split (m
 turns.
 Last, at the `toyworld` preset, the per-sample cost of a cached step for S = 1, 4, 16 samples in one
 batch.
+
+`--shipped` measures the model that ships in ccvs instead, against the code of `--before REF` (a git
+commit, checked out into a temporary worktree) in the same run, in alternating turns: the batch-1
+cached step (median of 200, a frame token of the window's fourth frame) and the wall time of
+`ccvs generate --frames 16 --samples S` for S = 1 and 4 (each a process of its own, start-up and
+decoding included; the best of the turns).
 
 Last printed: see RESULTS at the end of this file.
 """
@@ -39,6 +46,9 @@ from ccvs_core.models.transformer import VideoTransformer
 from ccvs_core.sequence import SequenceLayout
 
 PREFIXES = (64, 256, 1024)
+BEFORE = (
+    "356791a691130d39c63871d1cede39ec532c3e7f"  # the code before the small-model sampling work (issue 22)
+)
 console = Console()
 
 
@@ -125,13 +135,95 @@ def whole_video(per_step: dict[int, float], length: int) -> float:
     return float(np.interp(np.arange(1, length + 1), xs, [per_step[x] for x in xs]).sum())
 
 
+SHIPPED_STEP = """
+import statistics, sys, time, torch
+from ccvs_core import CCVSPipeline, default_model
+model = CCVSPipeline.from_pretrained(default_model()).transformer.eval()
+layout = model.layout
+sequence = torch.zeros(1, layout.length, dtype=torch.long)
+position = int(layout.frame_tokens_start(3)) + 5
+targets = {s.condition: torch.tensor([7]) for s in layout.condition_slots if s.slot.level == "target"}
+gaps = layout.gap_ids(targets, 1)
+cache = model.new_cache(1)
+extra = {"additive": model.additive_table(sequence)} if hasattr(model, "additive_table") else {}
+with torch.no_grad():
+    model(sequence[:, :position], 0, cache, gaps, hidden=True, window=sequence)
+    def step():
+        model(sequence[:, position : position + 1], position, cache, gaps, hidden=True, window=sequence, **extra)
+        cache.length -= 1
+    for _ in range(20):
+        step()
+    times = []
+    for _ in range(200):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+print(statistics.median(times))
+"""
+
+
+def shipped(before: str, turns: int) -> None:
+    """The shipped model with this checkout's code against ``before``'s, in alternating turns."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    results: dict[str, dict[str, list[float]]] = {"before": {}, "now": {}}
+    with tempfile.TemporaryDirectory() as work:
+        tree = Path(work) / "before"
+        subprocess.run(
+            ["git", "-C", str(root), "worktree", "add", "-q", "--detach", str(tree), before], check=True
+        )
+        try:
+            for _ in range(turns):
+                for name, code in (("before", tree), ("now", root)):
+                    env = {**os.environ, "PYTHONPATH": str(code)}
+                    run = lambda *argv, env=env: subprocess.run(  # noqa: E731
+                        [sys.executable, *argv], env=env, cwd=work, capture_output=True, text=True, check=True
+                    )
+                    step = float(run("-c", SHIPPED_STEP).stdout.split()[-1])
+                    results[name].setdefault("step", []).append(step)
+                    for samples in (1, 4):
+                        start = time.perf_counter()
+                        run("-m", "ccvs_core.cli", "generate", "--frames", "16", "--samples", str(samples),
+                            "--out", str(Path(work) / f"{name}-{samples}.gif"), "--seed", "0", "--overwrite")  # fmt: skip
+                        results[name].setdefault(f"x{samples}", []).append(time.perf_counter() - start)
+        finally:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=False)
+    table = Table(
+        title=f"the shipped model, batch 1 step and ccvs generate --frames 16, {torch.get_num_threads()} threads"
+    )
+    for column in ("code", "cached step (median)", "generate x 1 (best)", "generate x 4 (best)"):
+        table.add_column(column, justify="right")
+    for name, label in (("before", f"before ({before[:10]})"), ("now", "now")):
+        r = results[name]
+        table.add_row(
+            label, f"{np.median(r['step']) * 1e3:.2f} ms", f"{min(r['x1']):.2f} s", f"{min(r['x4']):.2f} s"
+        )
+    b, n = results["before"], results["now"]
+    table.add_row(
+        "speed-up", f"{np.median(b['step']) / np.median(n['step']):.2f}x", f"{min(b['x1']) / min(n['x1']):.2f}x",
+        f"{min(b['x4']) / min(n['x4']):.2f}x",
+    )  # fmt: skip
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--shipped", action="store_true", help="the shipped model, now against --before")
+    parser.add_argument("--before", default=BEFORE, help="the git commit to compare with (--shipped)")
+    parser.add_argument("--turns", type=int, default=3, help="alternating turns of each (--shipped)")
     args = parser.parse_args()
+    if args.shipped:
+        shipped(args.before, args.turns)
+        return
     global DEVICE
     DEVICE = torch.device(args.device)
     repeats = 3 if args.quick else 11

@@ -143,6 +143,7 @@ def generate_frame_tokens(
     branches = 2 if sampling.guidance != 1.0 and layout.condition_slots else 1
     both = _with_unconditional(layout, conditions) if branches == 2 else conditions
     cache, cache_first = None, None
+    fixed_additive = model.add is not None and not any(s.slot.predicted for s in model.additive)
     # predicted slots are sampled for every frame, the context frames' too (before their given tokens)
     for t in range(0 if sampled_slots else m, num_frames):
         first = max(0, t - layout.num_frames + 1)  # the window that ends with frame t
@@ -164,12 +165,20 @@ def generate_frame_tokens(
                 },
                 b * branches,
             )
+            # the additive slots hold given condition tokens: what they add is the same all window long
+            additive = model.additive_table(sequence) if fixed_additive else None
         position, hidden = cache.length, None
         for p in to_sample:
             if position < p:  # feed what the cache lacks before p: given tokens, the last sampled one
-                hidden = model(sequence[:, position:p], position, cache, gaps, hidden=True, window=sequence)[
-                    :, -1
-                ]
+                hidden = model(
+                    sequence[:, position:p],
+                    position,
+                    cache,
+                    gaps,
+                    hidden=True,
+                    window=sequence,
+                    additive=additive,
+                )[:, -1]
                 position = p
             slot_id = int(layout.slot_ids[p])
             logits = model.head_for(slot_id)(hidden)
@@ -181,7 +190,9 @@ def generate_frame_tokens(
             if branches == 2 and slot_id == 0:
                 sequence[b:, p] = token  # the unconditional branch continues the same video
             if p < to_sample[-1]:  # the chunk's last sampled token is fed with the next chunk
-                hidden = model(sequence[:, p : p + 1], p, cache, gaps, hidden=True, window=sequence)[:, -1]
+                hidden = model(
+                    sequence[:, p : p + 1], p, cache, gaps, hidden=True, window=sequence, additive=additive
+                )[:, -1]
                 position = p + 1
         for s in sampled_slots:
             condition, name = s.key.split(".", 1)

@@ -206,3 +206,27 @@ def test_guidance_one_is_plain_conditional_sampling(model):
         model, context, conditions(3), 3, SamplingConfig(top_k=4, guidance=1.0), seeds(5, 6)
     )
     assert torch.equal(plain, one)
+
+
+def test_the_sampling_fast_paths_compute_what_the_modules_do():
+    """Sampling's shortcuts are exact: the window's additive table computed once, and a block at
+    inference without its module calls."""
+    from ccvs_core import CCVSPipeline, default_model
+
+    model = CCVSPipeline.from_pretrained(default_model()).transformer.eval()
+    layout = model.layout
+    torch.manual_seed(0)
+    window = torch.randint(0, 8, (2, layout.length))
+    targets = {s.condition: torch.tensor([5, 7]) for s in layout.condition_slots if s.slot.level == "target"}
+    gaps = layout.gap_ids(targets, 2)
+    table = model.additive_table(window)
+    start = int(layout.frame_tokens_start(2)) + 3
+    with torch.no_grad():
+        for n in (1, 4):
+            tokens = window[:, start : start + n]
+            read = model.embed(tokens, start, gaps, window=window)
+            assert torch.equal(model.embed(tokens, start, gaps, additive=table), read)
+        block, x = model.blocks[0], torch.randn(2, 5, model.config.width)
+        composed = x + block.attn(block.ln1(x))
+        composed = composed + block.mlp(block.ln2(composed))
+        assert torch.equal(block(x), composed)

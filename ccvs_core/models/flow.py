@@ -74,7 +74,9 @@ def _around_best(logits: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
 def _identity_conv(channels: int) -> nn.Conv2d:
     conv = nn.Conv2d(channels, channels, kernel_size=1)
     with torch.no_grad():
-        conv.weight.copy_(torch.eye(channels).view(channels, channels, 1, 1))
+        # not torch.eye: under a torch.device context (models are built on the meta device before
+        # their weights load) it goes through torch._refs, which imports torch._dynamo (~0.9 s)
+        conv.weight.zero_().view(channels, channels).fill_diagonal_(1.0)
         conv.bias.zero_()
     return conv
 

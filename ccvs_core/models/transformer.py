@@ -13,7 +13,6 @@ from collections.abc import Collection
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from torch import nn
 
 from ccvs_core.config import TransformerConfig
@@ -58,11 +57,14 @@ class SelfAttention(nn.Module):
         self.proj = Linear(config.width, config.width)
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
-        q, k, v = rearrange(self.qkv(x), "b n (three h d) -> three b h n d", three=3, h=self.heads)
+        b, n, width = x.shape
+        # [B, n, 3 * H * D] -> three [B, H, n, D] (views; reshape and permute, not einops: this runs once
+        # per layer and sampled token, where Python's overhead is most of the cost)
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
         if cache is not None:
             k, v = cache.extend(layer, k, v)
         out = attention(q, k, v, self.backend)  # [B, H, n, D]
-        return self.proj(rearrange(out, "b h n d -> b n (h d)"))
+        return self.proj(out.transpose(1, 2).reshape(b, n, width))
 
 
 class Block(nn.Module):
@@ -78,8 +80,18 @@ class Block(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
-        x = x + self.dropout(self.attn(self.ln1(x), cache, layer))
-        return x + self.dropout(self.mlp(self.ln2(x)))
+        if self.training:
+            x = x + self.dropout(self.attn(self.ln1(x), cache, layer))
+            return x + self.dropout(self.mlp(self.ln2(x)))
+        # the same operations without the module calls: at inference this runs once per layer and
+        # sampled token, where Python's overhead is most of the cost (dropout is the identity)
+        x = x + self.attn.forward(_layer_norm(self.ln1, x), cache, layer)
+        fc1, gelu, fc2 = self.mlp
+        return x + fc2.forward(gelu.forward(fc1.forward(_layer_norm(self.ln2, x))))
+
+
+def _layer_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
 
 
 class VideoTransformer(nn.Module):
@@ -208,10 +220,11 @@ class VideoTransformer(nn.Module):
             first += s.slot.vocab_size + 1
         raise KeyError(f"slot {slot_id} is not additive")
 
-    def _additive(self, window: torch.Tensor, positions: slice) -> torch.Tensor:
-        """What the additive slots add to positions ``positions`` ``[B, n, D]``: at a frame token of frame
-        t, the mean embedding of each slot's tokens for frame t (video-level slots: their tokens),
-        summed over the slots; zero elsewhere. ``window [B, L]``: the window's whole sequence."""
+    def additive_table(self, window: torch.Tensor) -> torch.Tensor:
+        """What the additive slots add at each frame of the window ``[B, N, D]``: the mean embedding of
+        each slot's tokens for that frame (video-level slots: their tokens), summed over the slots.
+        ``window [B, L]``: the window's whole sequence. Sampling computes it once per window (the
+        additive slots hold given condition tokens) and passes it as ``additive``."""
         total = 0
         for s in self.additive:
             rows = self.additive_rows(s.id)
@@ -220,8 +233,13 @@ class VideoTransformer(nn.Module):
             if s.level == "video":
                 embedded = embedded[:, None].expand(-1, self.layout.num_frames, -1)
             total = total + embedded
+        return total
+
+    def _additive(self, table: torch.Tensor, positions: slice) -> torch.Tensor:
+        """``additive_table``'s rows for positions ``positions`` ``[B, n, D]``: a frame token gets its
+        frame's row, any other position zero."""
         t = self.frame_time[positions]  # [n]
-        return total[:, t.clamp(min=0)] * (t >= 0)[None, :, None].to(total.dtype)
+        return table[:, t.clamp(min=0)] * (t >= 0)[None, :, None].to(table.dtype)
 
     def head_for(self, slot_id: int) -> nn.Linear:
         """The output head that scores tokens of slot ``slot_id`` (frame tokens: ``head``)."""
@@ -239,6 +257,7 @@ class VideoTransformer(nn.Module):
         start: int = 0,
         gaps: torch.Tensor | None = None,
         window: torch.Tensor | None = None,
+        additive: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Token + slot + time + in-slot position embeddings of positions ``start .. start + n`` ``[B, n, D]``
         (+ the additive slots' embeddings at frame tokens).
@@ -248,6 +267,7 @@ class VideoTransformer(nn.Module):
         "the positional embedding of the end frame reflects the gap"), clamped to ``max_gap``.
         window: ``[B, L]``, the whole window's sequence, required when the layout has additive slots and
         ``tokens`` does not start the window (incremental decoding): their tokens are read from it.
+        additive: ``additive_table`` of the window, computed once (then ``window`` is not read).
         """
         positions = slice(start, start + tokens.shape[1])
         time = self.time(self.time_ids[positions])  # [n, D]
@@ -264,11 +284,13 @@ class VideoTransformer(nn.Module):
             + self.index(self.index_ids[positions])
         )
         if self.add is not None:
-            if window is None:  # a prefix holds every additive token its own frame tokens need
-                if start != 0:
-                    raise ValueError("this layout has additive slots: pass the whole window's sequence")
-                window = F.pad(tokens, (0, self.layout.length - tokens.shape[1]))
-            x = x + self._additive(window, positions)
+            if additive is None:
+                if window is None:  # a prefix holds every additive token its own frame tokens need
+                    if start != 0:
+                        raise ValueError("this layout has additive slots: pass the whole window's sequence")
+                    window = F.pad(tokens, (0, self.layout.length - tokens.shape[1]))
+                additive = self.additive_table(window)
+            x = x + self._additive(additive, positions)
         return x
 
     def forward(
@@ -279,10 +301,11 @@ class VideoTransformer(nn.Module):
         gaps: torch.Tensor | None = None,
         hidden: bool = False,
         window: torch.Tensor | None = None,
+        additive: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits ``[B, n, frame_vocab]`` for tokens ``[B, n]`` at positions ``start .. start + n``; entry i
         scores the frame token at position ``start + i + 1``. With a cache, ``start`` must equal its length.
-        ``gaps``, ``window``: see ``embed``. ``hidden``: return the final normalised states ``[B, n, D]`` instead, for
+        ``gaps``, ``window``, ``additive``: see ``embed``. ``hidden``: return the final normalised states ``[B, n, D]`` instead, for
         ``head_for`` (predicted condition slots)."""
         if start + tokens.shape[1] > self.layout.length:
             raise ValueError(
@@ -290,12 +313,14 @@ class VideoTransformer(nn.Module):
             )
         if cache is not None and cache.length != start:
             raise ValueError(f"the cache holds {cache.length} positions, the tokens start at {start}")
-        x = self.dropout(self.embed(tokens, start, gaps, window))
+        x = self.embed(tokens, start, gaps, window, additive)
+        if self.training:
+            x = self.dropout(x)
         for layer, block in enumerate(self.blocks):
-            x = block(x, cache, layer)
+            x = block(x, cache, layer) if self.training else block.forward(x, cache, layer)
         if cache is not None:
             cache.advance(tokens.shape[1])
-        x = self.norm(x)
+        x = _layer_norm(self.norm, x)
         return x if hidden else self.head(x)
 
 
