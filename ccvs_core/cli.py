@@ -14,11 +14,11 @@ import sys
 from rich.markup import escape
 
 from ccvs_core import __version__
-from ccvs_core.commands import conditions, data, doctor, evaluate, examples, generate, train
+from ccvs_core.commands import conditions, data, doctor, evaluate, examples, generate, report, train
 from ccvs_core.console import console
 from ccvs_core.errors import CCVSError
 
-COMMANDS = (conditions, data, train, generate, evaluate, examples, doctor)
+COMMANDS = (conditions, data, train, generate, evaluate, examples, report, doctor)
 _VALUED = {"--plugin"}  # options of ``ccvs`` itself that take a value
 
 

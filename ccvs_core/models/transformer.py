@@ -9,6 +9,7 @@ decoding cost one position per step instead of the whole prefix.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection
 
 import torch
@@ -117,7 +118,9 @@ class VideoTransformer(nn.Module):
         # rows per slot id: the codebook, the start token, each condition slot's values and its absent token
         self.vocabs = [frame_vocab, 1] + [s.slot.vocab_size + 1 for s in layout.condition_slots]
         vocabs = self.vocabs
-        offsets = torch.tensor([0, *vocabs[:-1]]).cumsum(0)  # first row of each slot's vocabulary
+        # first row of each slot's vocabulary (summed in Python: torch's cumsum under a device context
+        # goes through torch._refs, which imports torch._dynamo, 0.6-0.9 s of every load)
+        offsets = torch.tensor(list(itertools.accumulate([0, *vocabs[:-1]])))
         self.register_buffer("token_offset", offsets[layout.slot_ids], persistent=False)  # [L]
         self.register_buffer("slot_ids", layout.slot_ids.clone(), persistent=False)  # [L]
         self.register_buffer("time_ids", layout.times + 1, persistent=False)  # [L], 0: no time (video-level)
