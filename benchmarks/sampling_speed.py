@@ -279,6 +279,24 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 
+# RESULTS of --shipped (2026-12-03, `python benchmarks/sampling_speed.py --shipped --turns 3`, 2 CPU cores):
+#
+#       the shipped model, batch 1 step and ccvs generate --frames 16, 2 threads
+#   ┏━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━┓
+#   ┃                   ┃       cached step ┃      generate x 1 ┃     generate x 4 ┃
+#   ┃              code ┃          (median) ┃            (best) ┃           (best) ┃
+#   ┡━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━┩
+#   │            before │           3.39 ms │            7.42 s │          10.45 s │
+#   │      (356791a691) │                   │                   │                  │
+#   │               now │           3.45 ms │            7.06 s │           8.97 s │
+#   │          speed-up │             0.98x │             1.05x │            1.16x │
+#   └───────────────────┴───────────────────┴───────────────────┴──────────────────┘
+#
+#   an earlier run of the same command: cached step 4.20 -> 2.09 ms (2.01x), generate x 1 0.98x, x 4
+#   1.05x. The cached step's median swings by a third between runs on this host, so neither run
+#   shows a per-token speed-up for certain; ccvs generate 16 x 4 is 1.05-1.16x faster. Targets: 3x
+#   per token, 2x end to end (not met).
+
 # RESULTS (2026-11-30, `python benchmarks/sampling_speed.py`, three runs in a row, 2 CPU cores, torch
 # 2.9.1, float32; the host was noisy: its copy bandwidth read 43.1, 27.5 and 27.6 GB/s in the three runs)
 #
