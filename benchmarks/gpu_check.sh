@@ -75,7 +75,7 @@ section "3. compiled against plain training steps, toyworld preset, bfloat16"
 python3 -m ccvs_core.cli train autoencoder --data "$work/small" --out "$work/ae-toy" --preset toyworld \
     --steps 1 --device "$device" >/dev/null 2>&1
 for compile in $compiles; do
-    run 120 python3 benchmarks/train_throughput.py --data "$work/small" \
+    run 150 python3 benchmarks/train_throughput.py --data "$work/small" \
         --autoencoder "$work/ae-toy/autoencoder" --preset toyworld --processes 1 --steps "$steps" --warmup 3 \
         --device "$device" --precision bfloat16 --compile "$compile" --out "$work/compile-$compile.json"
     [ "$compile" != "${compiles##* }" ] && printf '\n```\n' >>"$report"
