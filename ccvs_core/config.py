@@ -151,7 +151,8 @@ class TransformerTrainingConfig(Config):
     # each process's share of the batch in this many passes, their gradients summed before the update:
     # the same step in less memory (the batch must split evenly into them)
     accumulate: int = attrs.field(default=1, validator=at_least(1))
-    # torch.compile each transformer block: minutes of compiling, repaid on long GPU runs
+    # torch.compile the training forward (under FSDP2, each block): minutes of compiling, repaid on long
+    # GPU runs
     compile: bool = False
 
 

@@ -203,6 +203,11 @@ def _to_json_value(value: Any) -> Any:
 # Validators: they raise ConfigError naming the field, so direct construction reads like JSON loading.
 
 
+def flag(field: str) -> str:
+    """The command-line flag that sets config field ``field``: "checkpoint_every" -> "--checkpoint-every"."""
+    return "--" + field.replace("_", "-")
+
+
 def _validator(check: Callable[[Any], bool], expected: str) -> Callable[[Any, attrs.Attribute, Any], None]:
     def validate(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         if value is not None and not check(value):

@@ -43,11 +43,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ccvs_core.conditions import list_conditions
+
     problems: list[tuple[str, str]] = []  # (what is wrong, how to fix it)
+    entries = list_conditions()
     out.print(_versions(problems))
     out.print(_devices())
-    out.print(_conditions(problems))
-    out.print(_shipped_model(problems))
+    out.print(_conditions(entries, problems))
+    out.print(_shipped_model({entry.name for entry in entries if entry.ok}, problems))
     if problems:
         out.print(f"[bold red]{len(problems)} problem{'s' if len(problems) > 1 else ''}[/]")
         for what, fix in problems:  # whole lines, not table cells: they are meant to be copied
@@ -128,13 +131,10 @@ def _devices() -> Table:
     return table
 
 
-def _conditions(problems: list) -> Table:
-    from ccvs_core.conditions import list_conditions
-
+def _conditions(entries: list, problems: list) -> Table:
     table = Table(title="conditions", title_justify="left")
     for column in ("name", "package", "version", "status"):
         table.add_column(column)
-    entries = list_conditions()
     for entry in entries:
         if not entry.ok:
             problems.append((
@@ -148,8 +148,8 @@ def _conditions(problems: list) -> Table:
     return table
 
 
-def _shipped_model(problems: list) -> Table:
-    from ccvs_core.conditions import list_conditions
+def _shipped_model(loaded: set[str], problems: list) -> Table:
+    """``loaded``: the names of the conditions that loaded."""
     from ccvs_core.shipped import DEFAULT_MODEL
 
     table = Table(title="the shipped model (ccvs generate without --model)", title_justify="left")
@@ -166,7 +166,6 @@ def _shipped_model(problems: list) -> Table:
     config = json.loads(config_path.read_text())
     table.add_row("folder", escape(str(DEFAULT_MODEL)))
     table.add_row("frames", f"{config['frame_size'][0]} x {config['frame_size'][1]} at {config['fps']} fps")
-    loaded = {entry.name for entry in list_conditions() if entry.ok}
     for name in config.get("conditions", {}):
         if name not in loaded:
             problems.append((

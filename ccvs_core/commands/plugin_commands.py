@@ -13,6 +13,7 @@ import typing
 import attrs
 
 from ccvs_core.commands.run_arguments import add_run_arguments, pick_device
+from ccvs_core.config_base import flag as config_flag
 from ccvs_core.console import out
 from ccvs_core.errors import PluginError
 from ccvs_core.plugin_command import PluginCommand, RunArguments
@@ -44,7 +45,7 @@ def add_command(subparsers: argparse._SubParsersAction, point: PluginPoint, comm
     hints = typing.get_type_hints(command.options)
     for field in attrs.fields(command.options):
         kind = _flag_type(hints[field.name])
-        flag = "--" + field.name.replace("_", "-")
+        flag = config_flag(field.name)
         text = field.metadata.get("help")
         if kind is bool:
             parser.add_argument(flag, action="store_true", default=None, help=text)

@@ -53,9 +53,7 @@ def minibatch_stddev(x: torch.Tensor, group_size: int, split: SplitBatch | None 
     (B = 1 gives a constant map); samples n and n + B/G share a group, as in StyleGAN2. With ``split``,
     x is this process's share of a batch split over processes, and the groups are the whole batch's.
     """
-    stat = _group_std(split.gather(x), group_size) if split is not None else _group_std(x, group_size)
-    if split is not None:
-        stat = split.mine(stat)
+    stat = _group_std(x, group_size) if split is None else split.mine(_group_std(split.gather(x), group_size))
     b = x.shape[0]
     stat = stat.to(x.dtype).view(b, 1, *([1] * (x.ndim - 2))).expand(b, 1, *x.shape[2:])  # [B, 1, *S]
     return torch.cat((x, stat), dim=1)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import torch
 
-# torch.compile's backend; the tests trace with "aot_eager", which checks the same graphs without the
+# torch.compile's backend; the tests trace with "eager", which captures the same graphs without the
 # minutes inductor spends generating code on a CPU
 BACKEND = "inductor"
 

@@ -17,7 +17,7 @@ import torch
 
 from ccvs_core import distributed
 from ccvs_core.config import AutoencoderConfig, AutoencoderTrainingConfig, DiscriminatorConfig, preset
-from ccvs_core.config_base import Config
+from ccvs_core.config_base import Config, flag
 from ccvs_core.console import console, progress_bar
 from ccvs_core.data.clips import ClipDataset, first_clips
 from ccvs_core.errors import ConfigError, InputError
@@ -81,14 +81,10 @@ def plan_run(
                 raise ConfigError(
                     f"--out {out}",
                     f"holds a run started with {name}.{key} = {old[key]!r}, not {new[key]!r}",
-                    f"resume with the same settings (only {_flags(RESUMABLE)} may change), or choose "
-                    "another --out",
+                    f"resume with the same settings (only {', '.join(map(flag, sorted(RESUMABLE)))} may "
+                    "change), or choose another --out",
                 )
     return run
-
-
-def _flags(fields: set[str]) -> str:
-    return ", ".join(f"--{name.replace('_', '-')}" for name in sorted(fields))
 
 
 def _preset_run(name: str) -> AutoencoderRunConfig:
@@ -140,9 +136,8 @@ class AutoencoderTrainer:
             acceleration.compile_each([*self.model.decoder.blocks, *self.model.decoder.flow_levels])
         self.generator = GeneratorLoss(self.model)
         self.critic = DiscriminatorLoss(self.image_disc, self.temporal_disc)
-        self.split = None
+        self.split = distributed.StridedBatch(self.batch)  # alone, its gather and mine change nothing
         if distributed.active():
-            self.split = distributed.StridedBatch(self.batch)
             for module in (self.model.quantizer, self.image_disc, self.temporal_disc):
                 module.split = self.split
             ids = [self.device] if self.device.type == "cuda" else None
@@ -197,11 +192,10 @@ class AutoencoderTrainer:
         loss.backward()
         self.opt_g.step()
         self.ema.update(self.model)
-        whole = self.split.gather if self.split is not None else lambda x: x
         restarted = 0
         if cfg.dead_code_steps:
             restarted = self.model.quantizer.restart_dead_codes(
-                whole(out.z), cfg.dead_code_steps, self.restarts
+                self.split.gather(out.z), cfg.dead_code_steps, self.restarts
             )
         stats = {name: distributed.mean(value) for name, value in out.losses.items()}
         stats["total"] = distributed.mean(loss)
@@ -214,7 +208,7 @@ class AutoencoderTrainer:
             d_loss.backward()
             self.opt_d.step()
             stats["discriminator"] = distributed.mean(d_loss)
-        codebook, tokens = self.run.autoencoder.codebook_size, whole(out.tokens)
+        codebook, tokens = self.run.autoencoder.codebook_size, self.split.gather(out.tokens)
         stats["usage"] = tokens.unique().numel() / codebook
         stats["perplexity"] = perplexity(tokens, codebook)
         stats["restarted"] = restarted

@@ -263,7 +263,7 @@ class TransformerTrainer:
             loss += pass_loss.detach()
         norm = sharding.local(torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip))
         self.optimizer.step()
-        return {"loss": distributed.mean(loss.detach()), "lr": lr, "grad_norm": float(norm)}
+        return {"loss": distributed.mean(loss), "lr": lr, "grad_norm": float(norm)}
 
     def dropped(self, batch: int) -> dict[str, torch.Tensor]:
         """Condition dropout at this step: ``{condition: [B] bool}`` for this process's ``batch`` windows,

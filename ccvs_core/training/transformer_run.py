@@ -12,7 +12,7 @@ import attrs
 
 from ccvs_core.conditions import get_condition
 from ccvs_core.config import TransformerConfig, TransformerTrainingConfig, preset
-from ccvs_core.config_base import Config
+from ccvs_core.config_base import Config, flag
 from ccvs_core.errors import CheckpointError, ConfigError, InputError
 from ccvs_core.models.io import autoencoder_frame_size
 from ccvs_core.pipeline_format import CONFIG_FILE as PIPELINE_CONFIG
@@ -103,7 +103,7 @@ def plan_transformer_run(
                 f"--out {out}",
                 f"holds a run started with {changed[0]} = {old[changed[0]]!r}, not {new[changed[0]]!r}",
                 "resume with the same settings (only "
-                + ", ".join(f"--{k.replace('_', '-')}" for k in sorted(RESUMABLE))
+                + ", ".join(map(flag, sorted(RESUMABLE)))
                 + " may change; --init-from only starts a run), or choose another --out",
             )
     return run
