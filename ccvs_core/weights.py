@@ -18,6 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from ccvs_core.atomic import atomic_path
 from ccvs_core.config_base import Config
@@ -113,9 +114,22 @@ def check_built(
 ) -> None:
     """``check_header`` against the module ``build()`` makes, built on the meta device: shapes and dtypes
     only, so a config of 10**9 codes or a huge width costs nothing here."""
-    with torch.device("meta"):
+    with torch.device("meta"), _SkipMetaInit():
         expected = build().state_dict()
     check_header(expected, header, source, prefix, explain)
+
+
+class _SkipMetaInit(TorchFunctionMode):
+    """Leaves meta tensors uninitialised: ``torch.nn.init`` on the meta device runs torch's Python
+    reference kernels, which import torch._dynamo (about 1 s of every load) to fill nothing."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if getattr(func, "__module__", None) == "torch.nn.init":
+            tensor = args[0] if args else kwargs.get("tensor")
+            if isinstance(tensor, torch.Tensor) and tensor.is_meta:
+                return tensor
+        return func(*args, **kwargs)
 
 
 def load_module(

@@ -2,6 +2,8 @@
 weights, and the sample inputs of ``ccvs examples``."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -46,6 +48,17 @@ def striker_heights(video: np.ndarray, pad_top: int) -> np.ndarray:
     rows = np.arange(video.shape[1])[None, :, None]
     lowest = np.where(yellow[:, :pad_top], rows[:, :pad_top], -1).max(axis=(1, 2))
     return lowest.astype(np.float64)
+
+
+def test_loading_the_default_model_does_not_import_the_compiler():
+    # checking the weights builds the model on the meta device; torch's meta kernels for initial
+    # values import torch._dynamo, about a second of every command that loads a model
+    code = (
+        "import sys; from ccvs_core import CCVSPipeline, default_model; "
+        "CCVSPipeline.from_pretrained(default_model()); print('torch._dynamo' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split()[-1] == "False"
 
 
 def test_two_onset_patterns_move_the_striker_at_their_onsets(shipped, tmp_path):

@@ -155,8 +155,11 @@ class VideoTransformer(nn.Module):
         self.apply(_init_weights)
         if self.add is not None:
             nn.init.zeros_(self.add.weight)
-        self.copy_frame_embeddings()
-        self.point_embeddings()
+        # built on the meta device only its shapes are read: no values to set (and torch's meta kernels
+        # for setting them import torch._dynamo, about 1 s of every load)
+        if not self.token.weight.is_meta:
+            self.copy_frame_embeddings()
+            self.point_embeddings()
 
     def token_rows(self, slot_id: int) -> slice:
         """The rows of ``self.token`` that embed the tokens of slot ``slot_id``."""
