@@ -120,12 +120,15 @@ def check_built(
 
 
 class _SkipMetaInit(TorchFunctionMode):
-    """Leaves meta tensors uninitialised: ``torch.nn.init`` on the meta device runs torch's Python
-    reference kernels, which import torch._dynamo (about 1 s of every load) to fill nothing."""
+    """Leaves meta tensors uninitialised: ``torch.nn.init`` and random fills on the meta device run
+    torch's Python reference kernels, which import torch._dynamo and sympy (over 1 s of every load) to
+    fill nothing."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if getattr(func, "__module__", None) == "torch.nn.init":
+        if func in (torch.Tensor.uniform_, torch.Tensor.normal_) or (
+            getattr(func, "__module__", None) == "torch.nn.init"
+        ):
             tensor = args[0] if args else kwargs.get("tensor")
             if isinstance(tensor, torch.Tensor) and tensor.is_meta:
                 return tensor

@@ -5,6 +5,7 @@ import torch
 
 from ccvs_core import Slot
 from ccvs_core.config import TransformerConfig, preset
+from ccvs_core.models.decode_step import DecodeStep
 from ccvs_core.models.transformer import VideoTransformer, next_token_loss
 from ccvs_core.sequence import SequenceLayout
 
@@ -74,6 +75,59 @@ def test_cache_gives_the_same_logits_as_recomputing(model):
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
     with pytest.raises(ValueError, match="the cache holds"):
         model(sequence[:, :1], 0, cache)
+
+
+@pytest.fixture
+def decode_steps(monkeypatch):
+    """Counts the calls of the straight-line one-token step (models/decode_step.py)."""
+    calls = []
+    real = DecodeStep.__call__
+
+    def spy(self, x, cache):
+        calls.append(x.shape[0])
+        return real(self, x, cache)
+
+    monkeypatch.setattr(DecodeStep, "__call__", spy)
+    return calls
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_sampling_step_gives_the_same_logits_as_recomputing(model, batch, threads, decode_steps):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)  # the step's products split over the threads
+    try:
+        sequence = random_sequence(model, batch=batch)
+        with torch.no_grad():
+            full = model(sequence)
+            cache = model.new_cache(batch=batch)
+            steps = [model(sequence[:, :4], 0, cache)]
+            for position in range(4, model.layout.length):
+                steps.append(model(sequence[:, position : position + 1], position, cache, window=sequence))
+    finally:
+        torch.set_num_threads(before)
+    assert decode_steps == [batch] * (model.layout.length - 4)
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_the_sampling_step_follows_the_model_and_keeps_out_of_training(model, decode_steps):
+    sequence = random_sequence(model)
+
+    def decode(model):
+        cache = model.new_cache(batch=2)
+        model(sequence[:, :4], 0, cache)
+        return model(sequence[:, 4:5], 4, cache, window=sequence)
+
+    with torch.no_grad():
+        decode(model)
+        model.double()  # its parameters are new tensors: the step must not keep the old ones
+        torch.testing.assert_close(decode(model), model(sequence)[:, 4:5], atol=1e-9, rtol=1e-9)
+    assert len(decode_steps) == 2
+    decode(model.float())  # gradients on: the blocks' own path, so that they reach the weights
+    model.train()
+    with torch.no_grad():
+        decode(model)
+    assert len(decode_steps) == 2
 
 
 def test_greedy_decoding_with_the_cache_matches_recomputation(model):

@@ -18,7 +18,8 @@ from torch import nn
 
 from ccvs_core.config import TransformerConfig
 from ccvs_core.errors import PluginError
-from ccvs_core.models.attention import attention
+from ccvs_core.models.attention import attention, resolve_backend
+from ccvs_core.models.decode_step import DecodeStep
 from ccvs_core.models.linear import Linear
 from ccvs_core.sequence import SequenceLayout
 
@@ -118,10 +119,11 @@ class VideoTransformer(nn.Module):
         # rows per slot id: the codebook, the start token, each condition slot's values and its absent token
         self.vocabs = [frame_vocab, 1] + [s.slot.vocab_size + 1 for s in layout.condition_slots]
         vocabs = self.vocabs
-        # first row of each slot's vocabulary (summed in Python: torch's cumsum under a device context
-        # goes through torch._refs, which imports torch._dynamo, 0.6-0.9 s of every load)
-        offsets = torch.tensor(list(itertools.accumulate([0, *vocabs[:-1]])))
-        self.register_buffer("token_offset", offsets[layout.slot_ids], persistent=False)  # [L]
+        # first row of each slot's vocabulary, in Python: torch's cumsum and indexing on the meta device
+        # (the weight check's build) go through torch._refs, which imports torch._dynamo and sympy (~1 s)
+        offsets = list(itertools.accumulate([0, *vocabs[:-1]]))
+        token_offset = torch.tensor([offsets[i] for i in layout.slot_ids.tolist()])
+        self.register_buffer("token_offset", token_offset, persistent=False)  # [L]
         self.register_buffer("slot_ids", layout.slot_ids.clone(), persistent=False)  # [L]
         self.register_buffer("time_ids", layout.times + 1, persistent=False)  # [L], 0: no time (video-level)
         self.register_buffer("index_ids", layout.indices.clone(), persistent=False)  # [L]
@@ -155,11 +157,27 @@ class VideoTransformer(nn.Module):
         self.apply(_init_weights)
         if self.add is not None:
             nn.init.zeros_(self.add.weight)
+        self._decode_step: DecodeStep | bool | None = None  # built at the first one-token step
         # built on the meta device only its shapes are read: no values to set (and torch's meta kernels
         # for setting them import torch._dynamo, about 1 s of every load)
         if not self.token.weight.is_meta:
             self.copy_frame_embeddings()
             self.point_embeddings()
+
+    def _apply(self, fn, recurse=True):
+        self._decode_step = None  # it holds views of the parameters as they were
+        return super()._apply(fn, recurse)
+
+    def _one_token_step(self) -> DecodeStep | None:
+        """The straight-line step for one token at inference (``DecodeStep``), or None where it does
+        not apply: another attention backend, or parameters that are not plain tensors (sharded)."""
+        if self._decode_step is None:
+            weight = self.head.weight
+            usable = resolve_backend(self.config.attention, weight.device) == "sdpa" and all(
+                type(p) is nn.Parameter for p in self.parameters()
+            )
+            self._decode_step = DecodeStep(self.blocks, self.norm, self.config.heads) if usable else False
+        return self._decode_step or None
 
     def token_rows(self, slot_id: int) -> slice:
         """The rows of ``self.token`` that embed the tokens of slot ``slot_id``."""
@@ -320,6 +338,12 @@ class VideoTransformer(nn.Module):
         if cache is not None and cache.length != start:
             raise ValueError(f"the cache holds {cache.length} positions, the tokens start at {start}")
         x = self.embed(tokens, start, gaps, window, additive)
+        if cache is not None and tokens.shape[1] == 1 and start < cache.capacity and not self.training:
+            step = None if torch.is_grad_enabled() else self._one_token_step()
+            if step is not None and not torch.is_autocast_enabled(x.device.type):
+                x = step(x[:, 0], cache)[:, None]  # the sampling step: the same arithmetic, less overhead
+                cache.advance(1)
+                return x if hidden else self.head(x)
         if self.training:
             x = self.dropout(x)
         for layer, block in enumerate(self.blocks):
