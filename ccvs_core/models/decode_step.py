@@ -79,4 +79,8 @@ def _apply(product: Product, x: torch.Tensor) -> torch.Tensor:
     weight, bias = product
     columns = x.T.expand(weight.shape[0], -1, -1)  # [blocks, in, B]
     out = torch.bmm(weight, columns) if bias is None else torch.baddbmm(bias, weight, columns)
-    return out.view(1, -1) if x.shape[0] == 1 else out.permute(2, 0, 1).reshape(x.shape[0], -1)
+    if x.shape[0] == 1:
+        return out.view(1, -1)
+    # a copy: as a view its last dimension would not be contiguous, and attention would then take
+    # PyTorch's slow unfused path (which scales every cached key at every step)
+    return out.permute(2, 0, 1).contiguous().view(x.shape[0], -1)
