@@ -44,14 +44,14 @@ class DecodeStep:
     def __call__(self, x: torch.Tensor, cache) -> torch.Tensor:
         b, width = x.shape
         p = cache.length
-        shape = (b, 3, self.heads, 1, width // self.heads)
-        keys, values = cache.keys, cache.values
-        for layer, (ln1, qkv, proj, ln2, fc1, fc2) in enumerate(self.layers):
-            q_k_v = _apply(qkv, F.layer_norm(x, *ln1)).reshape(shape)  # [B, 3, H, 1, D / H]
-            keys[layer, :, :, p] = q_k_v[:, 1, :, 0]
-            values[layer, :, :, p] = q_k_v[:, 2, :, 0]
+        shape = (b, 3, self.heads, width // self.heads)
+        # one view operation where indexing takes several: each costs as much as a small kernel here
+        for (ln1, qkv, proj, ln2, fc1, fc2), (keys, values) in zip(self.layers, cache.layers, strict=True):
+            q, k, v = _apply(qkv, F.layer_norm(x, *ln1)).view(shape).unbind(1)  # [B, H, D / H] each
+            keys.select(2, p).copy_(k)  # keys, values [B, H, capacity, D / H]
+            values.select(2, p).copy_(v)
             attended = F.scaled_dot_product_attention(
-                q_k_v[:, 0], keys[layer, :, :, : p + 1], values[layer, :, :, : p + 1]
+                q.unsqueeze(2), keys.narrow(2, 0, p + 1), values.narrow(2, 0, p + 1)
             )
             x = x + _apply(proj, attended.view(b, width))
             x = x + _apply(fc2, F.gelu(_apply(fc1, F.layer_norm(x, *ln2))))

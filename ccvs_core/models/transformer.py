@@ -31,6 +31,7 @@ class KVCache:
         shape = (layers, batch, heads, capacity, head_dim)
         self.keys = torch.empty(shape, device=device, dtype=dtype)
         self.values = torch.empty(shape, device=device, dtype=dtype)
+        self.layers = list(zip(self.keys.unbind(0), self.values.unbind(0), strict=True))  # views, once
         self.length = 0
 
     @property
