@@ -8,7 +8,6 @@ import os
 import attrs
 import numpy as np
 import torch
-import torchaudio
 
 from ccvs_core import InputError, Timeline, read_audio
 
@@ -40,6 +39,8 @@ class Sound:
     def resampled(self, rate: int) -> Sound:
         if rate == self.rate:
             return self
+        import torchaudio  # here, not at the top: importing it takes 0.1-0.25 s of every ccvs command
+
         samples = torchaudio.functional.resample(self.samples, self.rate, rate)
         return attrs.evolve(self, samples=samples, rate=rate)
 
