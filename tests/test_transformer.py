@@ -130,6 +130,34 @@ def test_the_sampling_step_follows_the_model_and_keeps_out_of_training(model, de
     assert len(decode_steps) == 2
 
 
+def test_the_sampling_step_embeds_a_token_exactly_as_the_whole_sequence_does():
+    torch.manual_seed(0)
+    slots = [*ADDITIVE, ("endframe", Slot("target", 2, 11)), ("layout", Slot("frame", 2, 5, predicted=True))]
+    layout = SequenceLayout((2, 2), 3, slots)
+    model = VideoTransformer(preset(TransformerConfig, "tiny", window=3, max_gap=4), layout, 11).eval()
+    with torch.no_grad():
+        model.add.weight.normal_()
+    generator = torch.Generator().manual_seed(1)
+    conditions = {
+        c: {"tokens": torch.randint(0, s.vocab_size, (3, *((3,) if s.level == "frame" else ()), s.length),
+                                    generator=generator)}
+        for c, s in slots
+    }  # fmt: skip
+    sequence = layout.join(torch.randint(0, 11, (3, 3, 2, 2), generator=generator), conditions)
+    gaps = layout.gap_ids({"endframe": torch.tensor([1, 2, 9])}, 3)  # 9: past max_gap, clamped
+    with torch.no_grad():
+        table = model.additive_table(sequence)
+        whole = model.embed(sequence, 0, gaps, sequence, table)
+        for p in range(layout.length):
+            for additive in (table, None):  # without the table: computed from the window
+                one = model._embed_one(sequence[:, p], p, gaps, sequence, additive)
+                assert torch.equal(one, whole[:, p]), (
+                    f"position {p} ({layout.slots[int(layout.slot_ids[p])].key})"
+                )
+    with pytest.raises(ValueError, match="target slots"):
+        model._embed_one(sequence[:, 0], int(layout.positions("endframe.tokens")[0]), None, sequence, table)
+
+
 def test_greedy_decoding_with_the_cache_matches_recomputation(model):
     sequence = random_sequence(model)
     start = model.layout.frame_tokens_start(1)  # decode from frame 1's first token on

@@ -159,6 +159,7 @@ class VideoTransformer(nn.Module):
         if self.add is not None:
             nn.init.zeros_(self.add.weight)
         self._decode_step: DecodeStep | bool | None = None  # built at the first one-token step
+        self._position_ids: list[tuple[int, ...]] | None = None  # per position, for _embed_one
         # built on the meta device only its shapes are read: no values to set (and torch's meta kernels
         # for setting them import torch._dynamo, about 1 s of every load)
         if not self.token.weight.is_meta:
@@ -318,6 +319,39 @@ class VideoTransformer(nn.Module):
             x = x + self._additive(additive, positions)
         return x
 
+    def _embed_one(
+        self,
+        tokens: torch.Tensor,
+        position: int,
+        gaps: torch.Tensor | None,
+        window: torch.Tensor | None,
+        additive: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """``embed`` of one position for tokens ``[B]`` -> ``[B, D]``: the same rows summed in the same
+        order (so the same floats), read by Python index instead of by gathering over the positions."""
+        if self.add is not None and additive is None:
+            return self.embed(tokens[:, None], position, gaps, window)[:, 0]
+        if self._position_ids is None:  # ints, so that a step does no indexing to find its rows
+            self._position_ids = list(
+                zip(
+                    *(b.tolist() for b in (self.token_offset, self.slot_ids, self.time_ids, self.index_ids)),
+                    self.targeted.tolist(),
+                    self.frame_time.tolist(),
+                    strict=True,
+                )
+            )
+        offset, slot, time, index, targeted, frame = self._position_ids[position]
+        x = F.embedding(tokens + offset, self.token.weight) + self.slot.weight[slot]
+        if targeted and self.gap is not None:
+            if gaps is None:
+                raise ValueError("this layout has target slots: pass their gaps (SequenceLayout.gap_ids)")
+            x = x + F.embedding(gaps[:, position].clamp(0, self.config.max_gap), self.gap.weight)
+        else:
+            x = x + self.time.weight[time]
+        x = x + self.index.weight[index]
+        # embed adds zero rows at positions other than frame tokens: leaving them out changes no value
+        return x + additive[:, frame] if self.add is not None and frame >= 0 else x
+
     def forward(
         self,
         tokens: torch.Tensor,
@@ -338,13 +372,14 @@ class VideoTransformer(nn.Module):
             )
         if cache is not None and cache.length != start:
             raise ValueError(f"the cache holds {cache.length} positions, the tokens start at {start}")
-        x = self.embed(tokens, start, gaps, window, additive)
         if cache is not None and tokens.shape[1] == 1 and start < cache.capacity and not self.training:
             step = None if torch.is_grad_enabled() else self._one_token_step()
-            if step is not None and not torch.is_autocast_enabled(x.device.type):
-                x = step(x[:, 0], cache)[:, None]  # the sampling step: the same arithmetic, less overhead
+            if step is not None and not torch.is_autocast_enabled(tokens.device.type):
+                # the sampling step: the same arithmetic, less overhead
+                x = step(self._embed_one(tokens[:, 0], start, gaps, window, additive), cache)[:, None]
                 cache.advance(1)
                 return x if hidden else self.head(x)
+        x = self.embed(tokens, start, gaps, window, additive)
         if self.training:
             x = self.dropout(x)
         for layer, block in enumerate(self.blocks):
