@@ -57,13 +57,23 @@ def sample_tokens(
     logits: torch.Tensor, config: SamplingConfig, generators: Sequence[torch.Generator]
 ) -> torch.Tensor:
     """One token per row of ``logits [B, V]``, row i drawn with ``generators[i]`` (so a sample does not
-    depend on the other samples of its batch)."""
+    depend on the other samples of its batch): the token ``torch.multinomial(probs[i], 1,
+    generator=generators[i])`` draws, found for all rows at once."""
     if config.greedy:
         return logits.argmax(-1)
-    probs = filter_logits(logits.float() / config.temperature, config.top_k, config.top_p).softmax(-1)
+    logits = logits.float()
+    if config.temperature != 1.0:
+        logits = logits / config.temperature
+    probs = filter_logits(logits, config.top_k, config.top_p).softmax(-1)
     probs = probs.cpu()  # torch.Generator draws on the CPU: the same seed gives the same tokens anywhere
-    rows = [torch.multinomial(p, 1, generator=g) for p, g in zip(probs, generators, strict=True)]
-    return torch.cat(rows).to(logits.device)
+    if not bool(torch.isfinite(probs).all()):
+        raise ValueError("the model's scores hold NaN or infinity: its weights or inputs are broken")
+    # torch.multinomial draws one sample as argmax(p / q), q ~ Exp(1) from the generator: the same
+    # draws, one generator per row, and one division and argmax for the batch
+    noise = torch.empty_like(probs)
+    for row, generator in zip(noise, generators, strict=True):
+        row.exponential_(generator=generator)
+    return (probs / noise).argmax(-1).to(logits.device)
 
 
 def _window_sequence(

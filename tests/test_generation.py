@@ -39,6 +39,27 @@ def test_filters():
     assert top1 == [1] * 5
 
 
+@pytest.mark.parametrize(
+    "config",
+    [SamplingConfig(), SamplingConfig(top_k=3), SamplingConfig(top_k=None, top_p=0.8, temperature=0.7)],
+    ids=["top-k 100", "top-k 3", "top-p"],
+)
+def test_a_batch_draws_what_torch_multinomial_draws_row_by_row(config):
+    """The same tokens and the same generator states as one torch.multinomial call per row, the
+    draw that sampling made before it was done for the batch at once (seeds keep their videos)."""
+    generator = torch.Generator().manual_seed(0)
+    for vocabulary in (5, 1024):
+        logits = torch.randn(6, vocabulary, generator=generator) * 3
+        batch, rows = seeds(*range(6)), seeds(*range(6))
+        for _ in range(20):
+            probs = filter_logits(logits / config.temperature, config.top_k, config.top_p).softmax(-1)
+            expected = [torch.multinomial(p, 1, generator=g).item() for p, g in zip(probs, rows, strict=True)]
+            assert sample_tokens(logits, config, batch).tolist() == expected
+        assert all(torch.equal(a.get_state(), b.get_state()) for a, b in zip(batch, rows, strict=True))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        sample_tokens(torch.full((1, 5), float("nan")), config, seeds(0))
+
+
 def test_the_sliding_window_makes_more_frames_than_the_model_saw(model):
     context = torch.randint(0, 9, (2, 1, 2, 2))
     frames = generate_frame_tokens(model, context, conditions(7), 7, SamplingConfig(top_k=5), seeds(1, 2))
