@@ -25,7 +25,8 @@ batch.
 commit, checked out into a temporary worktree) in the same run, in alternating turns: the batch-1
 cached step (median of 200, a frame token of the window's fourth frame) and the wall time of
 `ccvs generate --frames 16 --samples S` for S = 1 and 4 (each a process of its own, start-up and
-decoding included; the best of the turns).
+decoding included; the best of the turns); and whether both codes' videos (GIF files, seed 0) are
+the same bytes, as they must be: a speed-up may not change the tokens.
 
 Last printed: see RESULTS at the end of this file.
 """
@@ -191,6 +192,9 @@ def shipped(before: str, turns: int) -> None:
                         run("-m", "ccvs_core.cli", "generate", "--frames", "16", "--samples", str(samples),
                             "--out", str(Path(work) / f"{name}-{samples}.gif"), "--seed", "0", "--overwrite")  # fmt: skip
                         results[name].setdefault(f"x{samples}", []).append(time.perf_counter() - start)
+            # the same seed must give the same tokens, so the same frames: the GIFs must match byte for byte
+            same = {s: (Path(work) / f"before-{s}.gif").read_bytes() == (Path(work) / f"now-{s}.gif").read_bytes()
+                    for s in (1, 4)}  # fmt: skip
         finally:
             subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=False)
     table = Table(
@@ -209,6 +213,10 @@ def shipped(before: str, turns: int) -> None:
         f"{min(b['x4']) / min(n['x4']):.2f}x",
     )  # fmt: skip
     console.print(table)
+    console.print(
+        "the videos of ccvs generate --seed 0 equal the code before's, byte for byte: "
+        + ", ".join(f"x {s} {'yes' if same[s] else 'NO'}" for s in same)
+    )
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ too, after the start token (class-only synthesis, Fig. D6).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 import attrs
@@ -66,7 +67,7 @@ def sample_tokens(
         logits = logits / config.temperature
     probs = filter_logits(logits, config.top_k, config.top_p).softmax(-1)
     probs = probs.cpu()  # torch.Generator draws on the CPU: the same seed gives the same tokens anywhere
-    if not bool(torch.isfinite(probs).all()):
+    if math.isnan(probs.sum().item()):  # softmax gives NaN (never infinity) from broken scores
         raise ValueError("the model's scores hold NaN or infinity: its weights or inputs are broken")
     # torch.multinomial draws one sample as argmax(p / q), q ~ Exp(1) from the generator: the same
     # draws, one generator per row, and one division and argmax for the batch
