@@ -112,17 +112,18 @@ def main() -> None:
 
 
 RESULTS = """
-2026-12-03 (2 CPU cores, torch 2.9.1), the shipped model (2026-12-02), one context frame:
+2026-12-06 (2 cores of an AMD EPYC, torch 2.9.1), the shipped model (2026-12-02), one context frame:
 
   python benchmarks/generate_timing.py
 
 part                     seconds  share
-transformer (sampling)      5.10    91%
-decoder                     0.50     9%
-whole generate              5.61   100%
+transformer (sampling)      2.17    87%
+decoder                     0.32    13%
+whole generate              2.49   100%
 
-240 frame tokens sampled; a cached step at batch 4: 7.33 ms, its bandwidth bound 0.632 ms (26.8 MiB
-read): 9% of the bound. At this size a step is Python and dispatch overhead (issue 22).
+240 frame tokens sampled; a cached step at batch 4: 2.43 ms, its bandwidth bound 0.557 ms (26.8 MiB
+read): 23% of the bound. A run just before: 1.85 + 0.25 = 2.10 s. On 2026-12-03, on another
+machine and before issue 22's sampling step, 5.10 + 0.50 = 5.61 s, the step 7.33 ms (9%).
 """
 
 if __name__ == "__main__":

@@ -287,23 +287,25 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 
-# RESULTS of --shipped (2026-12-03, `python benchmarks/sampling_speed.py --shipped --turns 3`, 2 CPU cores):
+# RESULTS of --shipped (2026-12-06, `python benchmarks/sampling_speed.py --shipped --turns 3`, 2 cores
+# of an AMD EPYC):
 #
 #       the shipped model, batch 1 step and ccvs generate --frames 16, 2 threads
 #   ┏━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━┓
 #   ┃                   ┃       cached step ┃      generate x 1 ┃     generate x 4 ┃
 #   ┃              code ┃          (median) ┃            (best) ┃           (best) ┃
 #   ┡━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━┩
-#   │            before │           3.39 ms │            7.42 s │          10.45 s │
+#   │            before │           2.55 ms │            4.78 s │           6.68 s │
 #   │      (356791a691) │                   │                   │                  │
-#   │               now │           3.45 ms │            7.06 s │           8.97 s │
-#   │          speed-up │             0.98x │             1.05x │            1.16x │
+#   │               now │           1.01 ms │            3.04 s │           4.36 s │
+#   │          speed-up │             2.53x │             1.57x │            1.53x │
 #   └───────────────────┴───────────────────┴───────────────────┴──────────────────┘
+#   the videos of ccvs generate --seed 0 equal the code before's, byte for byte: x 1
+#   yes, x 4 yes
 #
-#   an earlier run of the same command: cached step 4.20 -> 2.09 ms (2.01x), generate x 1 0.98x, x 4
-#   1.05x. The cached step's median swings by a third between runs on this host, so neither run
-#   shows a per-token speed-up for certain; ccvs generate 16 x 4 is 1.05-1.16x faster. Targets: 3x
-#   per token, 2x end to end (not met).
+#   The run before the last two changes (one-token embedding, batch draws): 2.39x, 1.52x, 1.45x.
+#   Targets: 3x per token, 2x end to end (not met; sampling_floor.py and benchmarks/RESULTS.md say
+#   how far each can go).
 
 # RESULTS (2026-11-30, `python benchmarks/sampling_speed.py`, three runs in a row, 2 CPU cores, torch
 # 2.9.1, float32; the host was noisy: its copy bandwidth read 43.1, 27.5 and 27.6 GB/s in the three runs)
