@@ -76,9 +76,9 @@ def measure(model, batch: int, turns: int, compile_too: bool) -> tuple[dict[str,
     wide = embedded.repeat(1, 4)  # the MLP's hidden width: fc2's input
 
     def input_of(product) -> torch.Tensor:
-        return embedded if product[0].shape[-1] == embedded.shape[1] else wide
+        return embedded if product[1].shape[-1] == embedded.shape[1] else wide
 
-    ready = {id(p[0]): decode_step._apply(p, input_of(p)) for p in products}
+    ready = {id(p[1]): decode_step._apply(p, input_of(p)) for p in products}
     real_apply = decode_step._apply
 
     def products_alone():
@@ -86,7 +86,7 @@ def measure(model, batch: int, turns: int, compile_too: bool) -> tuple[dict[str,
             real_apply(product, input_of(product))
 
     def all_but_products():
-        decode_step._apply = lambda product, x: ready[id(product[0])]
+        decode_step._apply = lambda product, x: ready[id(product[1])]
         try:
             blocks(embedded, cache)
         finally:

@@ -110,6 +110,43 @@ def test_the_sampling_step_gives_the_same_logits_as_recomputing(model, batch, th
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("slots", [SLOTS, ADDITIVE], ids=["in sequence", "additive"])
+def test_the_sampling_step_computes_the_blocks_floats_exactly(slots, decode_steps, monkeypatch):
+    """The same bits as the blocks' own one-token path (so sampling keeps its tokens), at batches on
+    both sides of Linear's few-row limit, on 1 and 2 threads, and after the thread count changes. At
+    the shipped model's width: there MKL rounds a product with its bias folded in differently from
+    batch 12 on, where the tiny preset's products round alike either way."""
+    torch.manual_seed(0)
+    config = preset(TransformerConfig, "tiny", window=3, width=192, heads=6, layers=1)
+    model = VideoTransformer(config, SequenceLayout((2, 3), 3, slots), frame_vocab=11).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("bias"):  # "trained": they start at zero, and a zero bias rounds alike
+                parameter.normal_(0, 0.1)
+
+    def decode(sequence, straight_line: bool) -> torch.Tensor:
+        with monkeypatch.context() as patch:
+            if not straight_line:
+                patch.setattr(model, "_one_token_step", lambda: None)
+            cache = model.new_cache(batch=len(sequence))
+            steps = [model(sequence[:, :4], 0, cache)]
+            for position in range(4, model.layout.length):
+                steps.append(model(sequence[:, position : position + 1], position, cache, window=sequence))
+        return torch.cat(steps, dim=1)
+
+    before = torch.get_num_threads()
+    try:
+        for threads in (2, 1):
+            torch.set_num_threads(threads)
+            for batch in (1, 3, 13, 17):
+                sequence = random_sequence(model, batch=batch)
+                with torch.no_grad():
+                    assert torch.equal(decode(sequence, True), decode(sequence, False)), (threads, batch)
+    finally:
+        torch.set_num_threads(before)
+    assert len(decode_steps) == 8 * (model.layout.length - 4)
+
+
 def test_the_sampling_step_follows_the_model_and_keeps_out_of_training(model, decode_steps):
     sequence = random_sequence(model)
 

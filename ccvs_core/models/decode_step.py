@@ -4,8 +4,8 @@ step that sampling runs for every token, as straight-line code.
 At the sizes this toolkit trains on a CPU, a step's cost is its number of small operations, not its
 arithmetic: ``benchmarks/sampling_floor.py`` measures it. ``Block.forward`` spends about 40 of them a
 layer (module calls, reshapes, the cache's bookkeeping, products as in ``Linear``); this step spends
-about 15, with the same products (split in row blocks over the threads on the CPU, bias folded in), so
-its results equal the blocks' to float rounding (exactly at batch 1).
+about 20, with the same operations where they compute (``Linear``'s products, split in row blocks
+over the threads on the CPU; the same attention call), so its results equal the blocks'.
 """
 
 from __future__ import annotations
@@ -14,20 +14,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ccvs_core.models import linear
 from ccvs_core.models.linear import Linear
 
-Product = tuple[
-    torch.Tensor, torch.Tensor | None
-]  # weight [blocks, out / blocks, in], bias [blocks, out / blocks, 1]
+# (weight split [blocks, out / blocks, in] or None, weight [out, in], bias [out] or None)
+Product = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]
 
 
 class DecodeStep:
     """``step(x [B, D], cache) -> [B, D]``: the blocks and the final layer norm for one new position
     (``cache.length``), whose keys and values it stores; the caller advances the cache. Holds views of
-    the model's parameters: build it again after moving the model (``VideoTransformer`` does)."""
+    the model's parameters, split for ``threads`` threads: build it again after moving the model or
+    changing the thread count (``VideoTransformer`` does)."""
 
     def __init__(self, blocks: nn.ModuleList, norm: nn.LayerNorm, heads: int):
         self.heads = heads
+        self.threads = torch.get_num_threads()
         self.layers = [
             (
                 _norm(block.ln1),
@@ -63,24 +65,25 @@ def _norm(norm: nn.LayerNorm) -> tuple:
 
 
 def _product(linear: Linear) -> Product:
-    """The weight split in row blocks, one per thread on the CPU (``Linear``'s few-row product)."""
-    weight, bias = linear.weight.detach(), linear.bias
-    blocks = torch.get_num_threads() if weight.device.type == "cpu" else 1
-    if blocks < 2 or weight.shape[0] % blocks:
-        blocks = 1
-    rows = weight.shape[0] // blocks
-    return weight.view(blocks, rows, weight.shape[1]), None if bias is None else bias.detach().view(
-        blocks, rows, 1
-    )
+    """``Linear``'s few-row product: the weight split in row blocks, one per thread, on the CPU; None
+    where ``Linear`` would not split it (then the plain product runs)."""
+    weight = linear.weight.detach()
+    bias = None if linear.bias is None else linear.bias.detach()
+    blocks = torch.get_num_threads()
+    if weight.device.type != "cpu" or blocks < 2 or weight.shape[0] % blocks:
+        return None, weight, bias
+    return weight.view(blocks, weight.shape[0] // blocks, weight.shape[1]), weight, bias
 
 
 def _apply(product: Product, x: torch.Tensor) -> torch.Tensor:
-    """``x [B, in] -> [B, out]``."""
-    weight, bias = product
-    columns = x.T.expand(weight.shape[0], -1, -1)  # [blocks, in, B]
-    out = torch.bmm(weight, columns) if bias is None else torch.baddbmm(bias, weight, columns)
-    if x.shape[0] == 1:
-        return out.view(1, -1)
-    # a copy: as a view its last dimension would not be contiguous, and attention would then take
-    # PyTorch's slow unfused path (which scales every cached key at every step)
-    return out.permute(2, 0, 1).contiguous().view(x.shape[0], -1)
+    """``x [B, in] -> [B, out]``, the operations of ``Linear.forward`` for these rows, so the same floats
+    (folding the bias into the product would round differently from some batch size on)."""
+    split, weight, bias = product
+    b = x.shape[0]
+    if split is None or b > linear.MAX_ROWS:
+        return F.linear(x, weight, bias)
+    out = torch.bmm(split, x.T.expand(split.shape[0], -1, -1))  # [blocks, out / blocks, B]
+    # several rows: a copy, as in Linear (as a view its last dimension would not be contiguous, and
+    # attention would then take PyTorch's slow unfused path)
+    out = out.view(1, -1) if b == 1 else out.permute(2, 0, 1).reshape(b, -1)
+    return out if bias is None else out + bias

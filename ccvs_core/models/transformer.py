@@ -173,7 +173,9 @@ class VideoTransformer(nn.Module):
     def _one_token_step(self) -> DecodeStep | None:
         """The straight-line step for one token at inference (``DecodeStep``), or None where it does
         not apply: another attention backend, or parameters that are not plain tensors (sharded)."""
-        if self._decode_step is None:
+        if self._decode_step is None or (
+            self._decode_step and self._decode_step.threads != torch.get_num_threads()
+        ):
             weight = self.head.weight
             usable = resolve_backend(self.config.attention, weight.device) == "sdpa" and all(
                 type(p) is nn.Parameter for p in self.parameters()
