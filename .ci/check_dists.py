@@ -10,16 +10,7 @@ import zipfile
 from email.parser import HeaderParser
 from pathlib import Path
 
-PACKAGES = ["ccvs_core", *(f"ccvs_plugin_{p}" for p in ("audio", "class", "endframe", "layout", "state"))]
-FIELDS = (
-    "Summary",
-    "Requires-Python",
-    "License-Expression",
-    "License-File",
-    "Classifier",
-    "Author",
-    "Requires-Dist",
-)
+from release_metadata import FIELDS, PACKAGES
 
 
 def fields(text: str) -> dict[str, list[str]]:
@@ -28,7 +19,7 @@ def fields(text: str) -> dict[str, list[str]]:
 
 
 folder = Path(sys.argv[1])
-for name in PACKAGES:
+for name in (p.replace("-", "_") for p in PACKAGES):
     (wheel,) = folder.glob(f"{name}-*.whl")
     (sdist,) = folder.glob(f"{name}-*.tar.gz")
     with zipfile.ZipFile(wheel) as archive:

@@ -10,21 +10,11 @@ import shlex
 import sys
 
 import numpy as np
+from release_metadata import FIELDS, PACKAGES
 
 from ccvs_core.media import video_info
 from ccvs_core.shipped import DEFAULT_MODEL, sample_files
 from ccvs_core.visualize import make_video_grid
-
-PACKAGES = ["ccvs-core", *(f"ccvs-plugin-{p}" for p in ("audio", "class", "endframe", "layout", "state"))]
-FIELDS = (
-    "Summary",
-    "Requires-Python",
-    "License-Expression",
-    "License-File",
-    "Classifier",
-    "Author",
-    "Requires-Dist",
-)
 
 words = shlex.split(sys.argv[1])
 value = lambda flag, default: words[words.index(flag) + 1] if flag in words else default  # noqa: E731
