@@ -4,8 +4,10 @@ step that sampling runs for every token, as straight-line code.
 At the sizes this toolkit trains on a CPU, a step's cost is its number of small operations, not its
 arithmetic: ``benchmarks/sampling_floor.py`` measures it. ``Block.forward`` spends about 40 of them a
 layer (module calls, reshapes, the cache's bookkeeping, products as in ``Linear``); this step spends
-about 20, with the same operations where they compute (``Linear``'s products, split in row blocks
-over the threads on the CPU; the same attention call), so its results equal the blocks'.
+about 20, with ``Linear``'s products (split in row blocks over the threads on the CPU), bit for bit,
+and the same attention call. Its rows are contiguous where ``Linear``'s few-row product returns a
+strided view for several samples, so there attention takes PyTorch's fused kernel: faster, and
+equal to the blocks' result to float rounding (bit for bit at batch 1 and on one thread).
 """
 
 from __future__ import annotations
@@ -83,7 +85,14 @@ def _apply(product: Product, x: torch.Tensor) -> torch.Tensor:
     if split is None or b > linear.MAX_ROWS:
         return F.linear(x, weight, bias)
     out = torch.bmm(split, x.T.expand(split.shape[0], -1, -1))  # [blocks, out / blocks, B]
-    # several rows: a copy, as in Linear (as a view its last dimension would not be contiguous, and
-    # attention would then take PyTorch's slow unfused path)
-    out = out.view(1, -1) if b == 1 else out.permute(2, 0, 1).reshape(b, -1)
-    return out if bias is None else out + bias
+    if b == 1:
+        out = out.view(1, -1)
+        return out if bias is None else out + bias
+    # rows in a contiguous tensor, and the bias added in the same pass: Linear's result is a strided
+    # view, which would send attention down PyTorch's slow unfused path (it scales every cached key)
+    rows = x.new_empty(b, *split.shape[:2])
+    if bias is None:
+        rows.copy_(out.permute(2, 0, 1))
+    else:
+        torch.add(out.permute(2, 0, 1), bias.view(split.shape[:2]), out=rows)
+    return rows.view(b, -1)
