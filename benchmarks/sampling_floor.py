@@ -162,17 +162,18 @@ if __name__ == "__main__":
 #   ┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━┓
 #   ┃ what runs                  ┃  batch 1 ┃ of the step ┃  batch 4 ┃ of the step ┃
 #   ┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━━┩
-#   │ step                       │ 0.884 ms │        1.00 │ 1.937 ms │        1.00 │
+#   │ step                       │ 1.007 ms │        1.00 │ 2.045 ms │        1.00 │
 #   │ (VideoTransformer.forward) │          │             │          │             │
-#   │ blocks alone (DecodeStep)  │ 0.813 ms │        0.92 │ 1.924 ms │        0.99 │
-#   │ products alone             │ 0.332 ms │        0.38 │ 0.716 ms │        0.37 │
-#   │ all but the products       │ 0.360 ms │        0.41 │ 0.688 ms │        0.36 │
-#   │ blocks compiled            │ 2.085 ms │        2.36 │          │             │
+#   │ blocks alone (DecodeStep)  │ 0.891 ms │        0.89 │ 1.838 ms │        0.90 │
+#   │ products alone             │ 0.360 ms │        0.36 │ 0.706 ms │        0.35 │
+#   │ all but the products       │ 0.358 ms │        0.36 │ 0.611 ms │        0.30 │
+#   │ blocks compiled            │ 0.853 ms │        0.85 │          │             │
 #   │ (torch.compile)            │          │             │          │             │
 #   └────────────────────────────┴──────────┴─────────────┴──────────┴─────────────┘
-#   batch 1: compile time 6.6 s; the compiled blocks save -1.272 ms a step, so it
-#   never pays (ccvs generate --frames 16 takes 496)
+#   batch 1: compile time 6.2 s; the compiled blocks save 0.038 ms a step, so it
+#   pays after 162,586 steps (ccvs generate --frames 16 takes 496)
 #
-#   The products and the rest, each alone, add up to 0.69 ms at batch 1: the least this eager step
-#   can cost, 0.12 ms under the blocks run as one (their operations slow each other). An earlier run
-#   (before the one-token embedding) compiled in 21.4 s.
+#   The products and the rest, each alone, add up to 0.72 ms at batch 1: the least this eager step
+#   can cost; run as one they take 0.17 ms more (their operations slow each other). Two earlier runs
+#   the same day (before the last changes) compiled in 6.6 and 21.4 s to 2.09 and 2.24 ms, slower
+#   than eager: compiling never pays within one ccvs generate.

@@ -295,42 +295,48 @@ if __name__ == "__main__":
 #   ┃                   ┃       cached step ┃      generate x 1 ┃     generate x 4 ┃
 #   ┃              code ┃          (median) ┃            (best) ┃           (best) ┃
 #   ┡━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━┩
-#   │            before │           2.55 ms │            4.78 s │           6.68 s │
+#   │            before │           2.16 ms │            4.93 s │           6.63 s │
 #   │      (356791a691) │                   │                   │                  │
-#   │               now │           1.01 ms │            3.04 s │           4.36 s │
-#   │          speed-up │             2.53x │             1.57x │            1.53x │
+#   │               now │           1.12 ms │            3.38 s │           4.74 s │
+#   │          speed-up │             1.94x │             1.46x │            1.40x │
 #   └───────────────────┴───────────────────┴───────────────────┴──────────────────┘
 #   the videos of ccvs generate --seed 0 equal the code before's, byte for byte: x 1
 #   yes, x 4 yes
 #
-#   The run before the last two changes (one-token embedding, batch draws): 2.39x, 1.52x, 1.45x.
-#   Targets: 3x per token, 2x end to end (not met; sampling_floor.py and benchmarks/RESULTS.md say
-#   how far each can go).
+#   Three earlier runs the same day, each of the code as it stood: 2.39x / 1.52x / 1.45x, 2.53x /
+#   1.57x / 1.53x, and 1.61x / 1.40x / 1.34x while the host ran slow (its old-code step read 2.70
+#   ms). Per token 1.6-2.5x, end to end 1.34-1.53x: the targets (3x, 2x) are not met, and
+#   sampling_floor.py and benchmarks/RESULTS.md say how far each can go on this machine.
 
-# RESULTS (2026-11-30, `python benchmarks/sampling_speed.py`, three runs in a row, 2 CPU cores, torch
-# 2.9.1, float32; the host was noisy: its copy bandwidth read 43.1, 27.5 and 27.6 GB/s in the three runs)
+# RESULTS (2026-12-06, `python benchmarks/sampling_speed.py`, 2 cores of an AMD EPYC, torch 2.9.1,
+# float32):
 #
-#   paper preset: 304M parameters, batch 1, 2 threads (third run)
-#   prefix  cached step  recomputed step  speed-up  bound (weights + cache)  of bound
-#       64      68.7 ms           528 ms      7.7x                  44.5 ms       65%
-#      256      74.3 ms          1455 ms     19.6x                  45.9 ms       62%
-#     1024      70.2 ms          5541 ms     79.0x                  51.4 ms       73%
-#   whole video (16 frames x 64 tokens): cached 74 s, recomputed 2913 s -> 39.6x; memory bandwidth 27.6 GB/s
-#   cached step at prefix 256 with few-row products split over the threads (models/linear.py): 76.7 ms,
-#   with nn.Linear's own: 118.2 ms -> 1.54x
+#                  paper preset: 304M parameters, batch 1, 2 threads
+#   ┏━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━┓
+#   ┃        ┃             ┃     recomputed ┃          ┃ bound (weights ┃          ┃
+#   ┃ prefix ┃ cached step ┃           step ┃ speed-up ┃       + cache) ┃ of bound ┃
+#   ┡━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━━━━┩
+#   │     64 │     43.7 ms │         325 ms │     7.4x │        35.9 ms │      82% │
+#   │    256 │     44.5 ms │         985 ms │    22.1x │        37.0 ms │      83% │
+#   │   1024 │     51.3 ms │        4217 ms │    82.2x │        41.4 ms │      81% │
+#   └────────┴─────────────┴────────────────┴──────────┴────────────────┴──────────┘
+#   whole video (16 frames x 64 tokens): cached 48 s, recomputed 2146 s -> 44.6x;
+#   memory bandwidth 34.3 GB/s
+#   cached step at prefix 256 with few-row products split over the threads
+#   (models/linear.py): 54.2 ms, with nn.Linear's own: 88.4 ms -> 1.63x
+#   toyworld preset: one cached step at
+#                prefix 256
+#   ┏━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━┓
+#   ┃ samples S ┃    step ┃ per sample ┃
+#   ┡━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━┩
+#   │         1 │ 1.16 ms │    1.16 ms │
+#   │         4 │ 2.73 ms │    0.68 ms │
+#   │        16 │ 5.52 ms │    0.35 ms │
+#   └───────────┴─────────┴────────────┘
 #
-#   toyworld preset: one cached step at prefix 256
-#   samples S     step  per sample
-#           1  3.81 ms     3.81 ms
-#           4  7.23 ms     1.81 ms
-#          16 13.63 ms     0.85 ms
-#
-#   the other two runs: of bound 50% / 31% / 34% (bandwidth 43.1 GB/s) and 70% / 74% / 59% (27.5 GB/s);
-#   whole video 31.8x and 42.5x; the split against nn.Linear 2.08x and 1.53x.
-#
-# The cache is 32-42x faster over a whole video (target 20x), its advantage growing with the prefix
-# (7x at 64, 57-79x at 1,024). Splitting the few-row products over the threads (MKL runs a one-row
-# product on one thread) makes a batch-1 step 1.5-2.1x faster, measured in turns in each run. The
-# fraction of the bandwidth bound is >= 50% in two runs of three (59-74%), not in the run whose copy
-# read 43.1 GB/s (31-50%): how fast this host copies swings by half between runs, so the fraction is
-# only as good as that one measurement.
+# The cache is 45x faster over a whole video (target 20x; 32-42x in three runs on 2026-11-30), its
+# advantage growing with the prefix. A cached step at the paper preset reaches 81-83% of the
+# bandwidth bound (59-74% on 2026-11-30, before the one-token step). Splitting few-row products over
+# the threads makes it 1.63x faster (1.5-2.1x then). At the toyworld preset a batch-1 step takes
+# 1.16 ms and a batch-16 step 5.5 ms (3.81 and 13.6 ms on 2026-11-30, another machine, before the
+# one-token step).
