@@ -67,6 +67,9 @@ def svg_chart(name: str, points: list[tuple[int, float]]) -> str:
     x = lambda s: left + (s - first) / max(last - first, 1) * (w - left - pad)  # noqa: E731
     y = lambda v: h - pad - (v - low) / ((high - low) or 1) * (h - 2 * pad)  # noqa: E731
     path = " ".join(f"{x(s):.1f},{y(v):.1f}" for s, v in points)
+    # as few digits as tell the two ends apart (a loss that moves in its fourth digit still shows it)
+    digits = next((d for d in range(3, 7) if f"{high:.{d}g}" != f"{low:.{d}g}"), 6)
+    top, bottom = f"{high:.{digits}g}", f"{low:.{digits}g}"
     marks = (
         "".join(f'<circle cx="{x(s):.1f}" cy="{y(v):.1f}" r="2"/>' for s, v in points)
         if len(points) < 40
@@ -77,8 +80,8 @@ def svg_chart(name: str, points: list[tuple[int, float]]) -> str:
         f'<text x="{w / 2}" y="16" text-anchor="middle" class="title">{html.escape(name)}</text>'
         f'<line x1="{left}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" class="axis"/>'
         f'<line x1="{left}" y1="{pad}" x2="{left}" y2="{h - pad}" class="axis"/>'
-        f'<text x="{left - 4}" y="{pad + 4}" text-anchor="end">{high:.3g}</text>'
-        f'<text x="{left - 4}" y="{h - pad}" text-anchor="end">{low:.3g}</text>'
+        + (f'<text x="{left - 4}" y="{pad + 4}" text-anchor="end">{top}</text>' if high > low else "")
+        + f'<text x="{left - 4}" y="{h - pad}" text-anchor="end">{bottom}</text>'
         f'<text x="{left}" y="{h - pad + 16}" text-anchor="middle">{first}</text>'
         f'<text x="{w - pad}" y="{h - pad + 16}" text-anchor="middle">step {last}</text>'
         f'<polyline points="{path}" class="line"/>{marks}</svg>'

@@ -9,6 +9,7 @@ import pytest
 
 from ccvs_core.cli import main
 from ccvs_core.data.toyworld import ToyworldConfig, generate_toyworld
+from ccvs_core.report import svg_chart
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # CI installs Chromium and sets this: there the browser test must run, never skip
@@ -45,6 +46,13 @@ def test_the_report_holds_curves_samples_and_settings(run, capsys):
     assert len(re.findall(r'src="data:image/png;base64,', page)) == 4  # steps 5 and 10 of each kind
     assert '"codebook_size": 32' in page  # the settings
     assert "http" not in page.replace("http-equiv", "")  # nothing fetched from elsewhere
+
+
+def test_a_chart_labels_its_range_with_the_digits_that_tell_its_ends_apart():
+    labels = lambda points: re.findall(r'text-anchor="end">([^<]+)<', svg_chart("loss", points))  # noqa: E731
+    assert labels([(1, 2.5), (2, 0.75)]) == ["2.5", "0.75"]
+    assert labels([(1, 1.36012), (2, 1.36047)]) == ["1.3605", "1.3601"]  # not "1.36" twice
+    assert labels([(1, 0.0), (2, 0.0)]) == ["0"]  # a constant: one label
 
 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path, capsys):
