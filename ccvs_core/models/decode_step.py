@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ccvs_core.models import linear
-from ccvs_core.models.linear import Linear
+from ccvs_core.models.linear import Linear, few_row_product, row_blocks
 
 # (weight split [blocks, out / blocks, in] or None, weight [out, in], bias [out] or None)
 Product = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]
@@ -66,15 +66,11 @@ def _norm(norm: nn.LayerNorm) -> tuple:
     return norm.normalized_shape, norm.weight.detach(), norm.bias.detach(), norm.eps
 
 
-def _product(linear: Linear) -> Product:
-    """``Linear``'s few-row product: the weight split in row blocks, one per thread, on the CPU; None
-    where ``Linear`` would not split it (then the plain product runs)."""
-    weight = linear.weight.detach()
-    bias = None if linear.bias is None else linear.bias.detach()
-    blocks = torch.get_num_threads()
-    if weight.device.type != "cpu" or blocks < 2 or weight.shape[0] % blocks:
-        return None, weight, bias
-    return weight.view(blocks, weight.shape[0] // blocks, weight.shape[1]), weight, bias
+def _product(layer: Linear) -> Product:
+    """``Linear``'s few-row product: its weight in row blocks (None where ``Linear`` would not split it:
+    then the plain product runs), the weight and the bias."""
+    weight = layer.weight.detach()
+    return row_blocks(weight), weight, None if layer.bias is None else layer.bias.detach()
 
 
 def _apply(product: Product, x: torch.Tensor) -> torch.Tensor:
@@ -84,7 +80,7 @@ def _apply(product: Product, x: torch.Tensor) -> torch.Tensor:
     b = x.shape[0]
     if split is None or b > linear.MAX_ROWS:
         return F.linear(x, weight, bias)
-    out = torch.bmm(split, x.T.expand(split.shape[0], -1, -1))  # [blocks, out / blocks, B]
+    out = few_row_product(split, x)  # [blocks, out / blocks, B]
     if b == 1:
         out = out.view(1, -1)
         return out if bias is None else out + bias

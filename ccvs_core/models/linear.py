@@ -25,16 +25,24 @@ class Linear(nn.Linear):
         # the cheapest tests first: this runs for every weight matrix of every sampled token
         if rows > MAX_ROWS or torch.is_grad_enabled() or x.device.type != "cpu":
             return F.linear(x, self.weight, self.bias)
-        blocks = torch.get_num_threads()
-        if (
-            blocks < 2
-            or self.out_features % blocks
-            or torch.is_autocast_enabled("cpu")
-            or x.dtype != self.weight.dtype
-        ):
+        blocks = row_blocks(self.weight)
+        if blocks is None or torch.is_autocast_enabled("cpu") or x.dtype != self.weight.dtype:
             return F.linear(x, self.weight, self.bias)
-        flat = x.reshape(rows, self.in_features)
-        weight = self.weight.view(blocks, self.out_features // blocks, self.in_features)
-        out = torch.bmm(weight, flat.T.expand(blocks, -1, -1))  # [blocks, out / blocks, rows]
+        out = few_row_product(blocks, x.reshape(rows, self.in_features))
         out = out.permute(2, 0, 1).reshape(*x.shape[:-1], self.out_features)
         return out if self.bias is None else out + self.bias
+
+
+def row_blocks(weight: torch.Tensor) -> torch.Tensor | None:
+    """``weight [out, in]`` as one block of rows per thread ``[blocks, out / blocks, in]`` (a view), or
+    None where the few-row product does not apply: off the CPU, on one thread, or ``out`` not divisible."""
+    blocks = torch.get_num_threads()
+    if weight.device.type != "cpu" or blocks < 2 or weight.shape[0] % blocks:
+        return None
+    return weight.view(blocks, weight.shape[0] // blocks, weight.shape[1])
+
+
+def few_row_product(blocks: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``row_blocks(weight)`` times ``x [rows, in]``, every block on its own thread: ``[blocks, out /
+    blocks, rows]``, without the bias."""
+    return torch.bmm(blocks, x.T.expand(blocks.shape[0], -1, -1))
